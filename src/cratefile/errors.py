@@ -1,0 +1,92 @@
+"""The one exception tree of cratefile and the categories of track failures.
+
+Third-party errors are caught where they enter and re-raised as one of these with the
+cause attached (`raise SourceError(...) from exc`); `cli.py` maps them to exit codes.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Sequence
+
+
+class CratefileError(Exception):
+    """Root of every error cratefile raises on purpose."""
+
+
+class ManifestError(CratefileError):
+    """playlists.yaml or rules/*.yaml is invalid. Message names file, line, YAML path, fix."""
+
+
+class UsageError(CratefileError):
+    """The command line asks for something impossible."""
+
+
+class WorkspaceBusy(CratefileError):
+    """Another cratefile run holds the workspace lock."""
+
+
+class CatalogError(CratefileError):
+    """The catalog (SQLite or a remote mirror) could not be read or written."""
+
+
+class ToolError(CratefileError):
+    """An external program (ffmpeg, ...) failed. Carries argv, exit code and stderr tail."""
+
+    def __init__(self, argv: Sequence[str], returncode: int | None, stderr_tail: str) -> None:
+        self.argv = tuple(argv)
+        self.returncode = returncode
+        self.stderr_tail = stderr_tail
+        prog = self.argv[0].rsplit("/", 1)[-1] if self.argv else "?"
+        what = "timed out" if returncode is None else f"exited with {returncode}"
+        super().__init__(f"{prog} {what}: {stderr_tail.strip()[-600:]}")
+
+
+class Category(str, enum.Enum):
+    """Why a track failed. The value is what the catalog and reports store."""
+
+    NOT_FOUND = "not_found"
+    PRIVATE = "private"
+    GEO_BLOCKED = "geo_blocked"
+    DRM = "drm"
+    PREVIEW_ONLY = "preview_only"
+    UNSUPPORTED_URL = "unsupported_url"
+    RATE_LIMITED = "rate_limited"
+    TRANSIENT = "transient"
+    EXTRACTOR_BROKEN = "extractor_broken"
+    DOWNLOAD_FAILED = "download_failed"
+    CONVERSION_FAILED = "conversion_failed"
+    ANALYSIS_FAILED = "analysis_failed"
+    PUBLISH_FAILED = "publish_failed"
+
+    @property
+    def permanent(self) -> bool:
+        """Permanent failures wait for a cool-off (or --retry-failed); the others retry next run."""
+        return self in _PERMANENT
+
+
+_PERMANENT = frozenset(
+    {
+        Category.NOT_FOUND,
+        Category.PRIVATE,
+        Category.GEO_BLOCKED,
+        Category.DRM,
+        Category.PREVIEW_ONLY,
+        Category.UNSUPPORTED_URL,
+        Category.CONVERSION_FAILED,
+        Category.ANALYSIS_FAILED,
+    }
+)
+
+
+class TrackFailure(CratefileError):
+    """One track could not be built. Recorded with its category; the run goes on."""
+
+    def __init__(self, category: Category, message: str) -> None:
+        self.category = Category(category)
+        self.message = message
+        super().__init__(f"{self.category.value}: {message}")
+
+    @property
+    def permanent(self) -> bool:
+        return self.category.permanent
