@@ -26,6 +26,14 @@ class WorkspaceBusy(CratefileError):
     """Another cratefile run holds the workspace lock."""
 
 
+class SourceError(CratefileError):
+    """A playlist's source could not be enumerated (the playlist as a whole, not one track)."""
+
+    def __init__(self, message: str, category: "Category | None" = None) -> None:
+        super().__init__(message)
+        self.category = category
+
+
 class CatalogError(CratefileError):
     """The catalog (SQLite or a remote mirror) could not be read or written."""
 

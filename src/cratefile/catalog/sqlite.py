@@ -1,0 +1,267 @@
+"""The SQLite catalog (cache/catalog.sqlite): the record of every track.
+
+One row per track key (source, metadata, analysis, status and failure category), one row per
+(track, format) output file, one row per (playlist, position) membership. Actions write to
+it from doit's worker threads as they finish, each write its own committed transaction
+(WAL), so a killed run keeps everything that finished and a rerun never duplicates a row:
+every table has a natural primary key and writes are upserts.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+import time
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from cratefile.errors import CatalogError
+
+SCHEMA_VERSION = 1
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS tracks (
+    key TEXT PRIMARY KEY,
+    url TEXT,
+    title TEXT,
+    artist TEXT,
+    album TEXT,
+    duration REAL,
+    bpm REAL,
+    bpm_confidence REAL,
+    bpm_source TEXT,
+    musical_key TEXT,
+    key_confidence REAL,
+    key_source TEXT,
+    status TEXT NOT NULL DEFAULT 'pending',
+    failed_stage TEXT,
+    error_category TEXT,
+    error_message TEXT,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    failed_at REAL,
+    notion_page_id TEXT,
+    eagle_ids TEXT,
+    created_at REAL NOT NULL,
+    updated_at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS files (
+    key TEXT NOT NULL,
+    format TEXT NOT NULL,
+    path TEXT NOT NULL,
+    size INTEGER,
+    built_at REAL NOT NULL,
+    PRIMARY KEY (key, format)
+);
+CREATE TABLE IF NOT EXISTS memberships (
+    playlist TEXT NOT NULL,
+    position INTEGER NOT NULL,
+    key TEXT NOT NULL,
+    PRIMARY KEY (playlist, position)
+);
+CREATE INDEX IF NOT EXISTS memberships_key ON memberships (key);
+CREATE TABLE IF NOT EXISTS playlists (
+    slug TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    source TEXT NOT NULL,
+    fetched_at REAL
+);
+"""
+
+TRACK_FIELDS = (
+    "url",
+    "title",
+    "artist",
+    "album",
+    "duration",
+    "bpm",
+    "bpm_confidence",
+    "bpm_source",
+    "musical_key",
+    "key_confidence",
+    "key_source",
+    "status",
+    "failed_stage",
+    "error_category",
+    "error_message",
+    "failed_at",
+    "notion_page_id",
+    "eagle_ids",
+)
+
+
+@dataclass(frozen=True)
+class Failure:
+    key: str
+    stage: str
+    category: str
+    message: str
+    attempts: int
+    failed_at: float
+
+
+class Catalog:
+    """Thread-safe handle on cache/catalog.sqlite. Every method is one transaction."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.Lock()
+        try:
+            self._conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None, timeout=30)
+            self._conn.row_factory = sqlite3.Row
+            self._conn.execute("PRAGMA journal_mode=WAL")
+            self._conn.execute("PRAGMA synchronous=NORMAL")
+            self._conn.executescript(_SCHEMA)
+            self._conn.execute(
+                "INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
+            )
+        except sqlite3.DatabaseError as exc:
+            raise CatalogError(
+                f"{path}: cannot open the catalog ({exc}); move the file aside and rerun to rebuild it"
+            ) from exc
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
+
+    @contextmanager
+    def _tx(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            try:
+                self._conn.execute("BEGIN IMMEDIATE")
+                yield self._conn
+                self._conn.execute("COMMIT")
+            except sqlite3.Error as exc:
+                self._conn.execute("ROLLBACK")
+                raise CatalogError(f"{self.path}: {exc}") from exc
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+
+    def _query(self, sql: str, args: Sequence[Any] = ()) -> list[sqlite3.Row]:
+        with self._lock:
+            try:
+                return self._conn.execute(sql, args).fetchall()
+            except sqlite3.Error as exc:
+                raise CatalogError(f"{self.path}: {exc}") from exc
+
+    # -- writes -----------------------------------------------------------------------------
+
+    def upsert_track(self, key: str, **fields: Any) -> None:
+        """Insert the track or update the given fields (unknown field names are a bug)."""
+        unknown = set(fields) - set(TRACK_FIELDS)
+        if unknown:
+            raise ValueError(f"unknown catalog fields: {sorted(unknown)}")
+        now = time.time()
+        cols = ", ".join(fields)
+        marks = ", ".join("?" for _ in fields)
+        updates = ", ".join(f"{c} = excluded.{c}" for c in fields)
+        sql = (
+            f"INSERT INTO tracks (key, created_at, updated_at{', ' + cols if cols else ''}) "
+            f"VALUES (?, ?, ?{', ' + marks if marks else ''}) "
+            f"ON CONFLICT (key) DO UPDATE SET updated_at = excluded.updated_at"
+            f"{', ' + updates if updates else ''}"
+        )
+        with self._tx() as conn:
+            conn.execute(sql, (key, now, now, *fields.values()))
+
+    def ensure_tracks(self, rows: Iterable[tuple[str, str, str | None, str | None]]) -> None:
+        """Make sure each (key, url, title, artist) has a row; known rows keep their data."""
+        now = time.time()
+        with self._tx() as conn:
+            conn.executemany(
+                "INSERT INTO tracks (key, url, title, artist, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?) "
+                "ON CONFLICT (key) DO UPDATE SET url = COALESCE(tracks.url, excluded.url), "
+                "title = COALESCE(tracks.title, excluded.title), artist = COALESCE(tracks.artist, excluded.artist)",
+                [(k, u, t, a, now, now) for k, u, t, a in rows],
+            )
+
+    def record_failure(self, key: str, stage: str, category: str, message: str) -> None:
+        now = time.time()
+        with self._tx() as conn:
+            conn.execute(
+                "INSERT INTO tracks (key, status, failed_stage, error_category, error_message, attempts, failed_at, "
+                "created_at, updated_at) VALUES (?, 'failed', ?, ?, ?, 1, ?, ?, ?) "
+                "ON CONFLICT (key) DO UPDATE SET status = 'failed', failed_stage = excluded.failed_stage, "
+                "error_category = excluded.error_category, error_message = excluded.error_message, "
+                "attempts = tracks.attempts + 1, failed_at = excluded.failed_at, updated_at = excluded.updated_at",
+                (key, stage, category, message, now, now, now),
+            )
+
+    def clear_failure(self, key: str, status: str) -> None:
+        with self._tx() as conn:
+            conn.execute(
+                "UPDATE tracks SET status = ?, failed_stage = NULL, error_category = NULL, error_message = NULL, "
+                "failed_at = NULL, attempts = 0, updated_at = ? WHERE key = ?",
+                (status, time.time(), key),
+            )
+
+    def record_file(self, key: str, fmt: str, path: Path, size: int) -> str | None:
+        """Record the output of (key, fmt); return the previous path when it was different."""
+        with self._tx() as conn:
+            row = conn.execute("SELECT path FROM files WHERE key = ? AND format = ?", (key, fmt)).fetchone()
+            conn.execute(
+                "INSERT INTO files (key, format, path, size, built_at) VALUES (?, ?, ?, ?, ?) "
+                "ON CONFLICT (key, format) DO UPDATE SET path = excluded.path, size = excluded.size, "
+                "built_at = excluded.built_at",
+                (key, fmt, str(path), size, time.time()),
+            )
+        previous = row["path"] if row else None
+        return previous if previous != str(path) else None
+
+    def set_playlist(self, slug: str, name: str, source: str, fetched_at: float, keys: Sequence[str]) -> None:
+        """Replace a playlist's memberships with `keys` in order."""
+        with self._tx() as conn:
+            conn.execute(
+                "INSERT INTO playlists (slug, name, source, fetched_at) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT (slug) DO UPDATE SET name = excluded.name, source = excluded.source, "
+                "fetched_at = excluded.fetched_at",
+                (slug, name, source, fetched_at),
+            )
+            conn.execute("DELETE FROM memberships WHERE playlist = ?", (slug,))
+            conn.executemany(
+                "INSERT INTO memberships (playlist, position, key) VALUES (?, ?, ?)",
+                [(slug, i + 1, k) for i, k in enumerate(keys)],
+            )
+
+    def set_eagle_ids(self, key: str, ids: Mapping[str, str]) -> None:
+        self.upsert_track(key, eagle_ids=json.dumps(dict(ids), sort_keys=True))
+
+    # -- reads ------------------------------------------------------------------------------
+
+    def failures(self) -> dict[str, Failure]:
+        rows = self._query(
+            "SELECT key, failed_stage, error_category, error_message, attempts, failed_at FROM tracks "
+            "WHERE status = 'failed'"
+        )
+        return {
+            r["key"]: Failure(r["key"], r["failed_stage"] or "", r["error_category"] or "", r["error_message"] or "",
+                              r["attempts"], r["failed_at"] or 0.0)
+            for r in rows
+        }
+
+    def file_paths(self) -> dict[tuple[str, str], str]:
+        return {(r["key"], r["format"]): r["path"] for r in self._query("SELECT key, format, path FROM files")}
+
+    def track(self, key: str) -> dict[str, Any] | None:
+        rows = self._query("SELECT * FROM tracks WHERE key = ?", (key,))
+        return dict(rows[0]) if rows else None
+
+    def tracks(self) -> list[dict[str, Any]]:
+        return [dict(r) for r in self._query("SELECT * FROM tracks ORDER BY key")]
+
+    def playlists(self) -> list[dict[str, Any]]:
+        return [dict(r) for r in self._query("SELECT * FROM playlists ORDER BY slug")]
+
+    def members(self, slug: str) -> list[str]:
+        return [r["key"] for r in self._query(
+            "SELECT key FROM memberships WHERE playlist = ? ORDER BY position", (slug,)
+        )]
+
+    def files_of(self, key: str) -> dict[str, str]:
+        return {r["format"]: r["path"] for r in self._query("SELECT format, path FROM files WHERE key = ?", (key,))}

@@ -1,0 +1,173 @@
+"""The `cratefile` command: doit's DoitMain with our task loader, plus our own commands.
+
+It wires things and maps errors to exit codes; the logic lives elsewhere.
+  0   nothing failed in this run          1   some track (or playlist) failed
+  2   manifest or usage error (nothing built)
+  70  a bug (traceback in cache/logs/)    75  another run holds the workspace
+  130 interrupted (Ctrl-C or SIGTERM): finished work is kept, the next run continues
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import signal
+import sys
+import time
+import traceback
+from pathlib import Path
+from types import FrameType
+
+from cratefile.errors import CratefileError, ManifestError, UsageError, WorkspaceBusy
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_BUG, EXIT_BUSY, EXIT_INTERRUPTED = 0, 1, 2, 70, 75, 130
+DOIT_COMMANDS = {"run", "list", "info", "clean", "forget", "ignore", "dumpdb", "strace", "help", "reset-dep",
+                 "tabcompletion"}
+MUTATING = {"run", "clean", "forget", "ignore", "reset-dep"}
+
+
+def _our_options(argv: list[str]) -> tuple[argparse.Namespace, list[str]]:
+    parser = argparse.ArgumentParser(add_help=False)
+    parser.add_argument("-m", "--manifest", default="playlists.yaml")
+    parser.add_argument("--refresh", action="store_true")
+    parser.add_argument("--retry-failed", action="store_true")
+    parser.add_argument("--wait", type=float, default=0.0)
+    parser.add_argument("--json", action="store_true")
+    return parser.parse_known_args(argv)
+
+
+USAGE = """usage: cratefile [--manifest playlists.yaml] [--refresh] [--retry-failed] [--wait S] [doit options]
+       cratefile status [--json]
+       cratefile list | info TASK | clean [TASK] | forget [TASK]   (doit's commands, per track)
+  --refresh        re-read every playlist's source now, whatever its refresh interval
+  --retry-failed   retry tracks that failed permanently (deleted, geo-blocked, ...) before their cool-off
+  --wait S         wait up to S seconds for another run in this workspace to finish
+"""
+
+
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    if args[:1] in (["-h"], ["--help"]):
+        print(USAGE)
+        return EXIT_OK
+    try:
+        opts, rest = _our_options(args)
+    except SystemExit:
+        return EXIT_USAGE
+    try:
+        return _dispatch(opts, rest)
+    except ManifestError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except UsageError as exc:
+        print(f"error: {exc}\n{USAGE}", file=sys.stderr)
+        return EXIT_USAGE
+    except WorkspaceBusy as exc:
+        print(f"busy: {exc}", file=sys.stderr)
+        return EXIT_BUSY
+    except KeyboardInterrupt:
+        print("interrupted: finished work is kept; run cratefile again to continue", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except CratefileError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    except Exception:  # the top-level handler: a bug gets a log, not a bare traceback
+        log = Path(os.environ.get("CRATEFILE_LOG_DIR", "cache/logs")) / f"crash-{time.strftime('%Y%m%dT%H%M%S')}.log"
+        log.parent.mkdir(parents=True, exist_ok=True)
+        log.write_text(traceback.format_exc(), encoding="utf-8")
+        print(f"bug: cratefile crashed ({sys.exc_info()[1]!r}); details in {log}", file=sys.stderr)
+        return EXIT_BUG
+
+
+def _dispatch(opts: argparse.Namespace, rest: list[str]) -> int:
+    from cratefile.manifest import load_manifest
+
+    command = rest[0] if rest and not rest[0].startswith("-") else "run"
+    if command not in DOIT_COMMANDS | {"status"}:
+        raise UsageError(f"unknown command {command!r}")
+    manifest = load_manifest(Path(opts.manifest))
+    if command == "status":
+        from cratefile import status
+
+        data = status.collect(manifest)
+        print(status.render_json(data) if opts.json else status.render_table(data))
+        return EXIT_OK
+    _setup_logging(manifest.cache / "logs")
+    if command not in MUTATING:
+        return _run_doit(manifest, opts, rest, reporter=None)
+    from cratefile.engine.lock import WorkspaceLock
+
+    with WorkspaceLock(manifest.cache / ".lock", wait=opts.wait):
+        if command == "run":
+            return _build(manifest, opts, rest)
+        return _run_doit(manifest, opts, rest, reporter=None)
+
+
+def _setup_logging(folder: Path) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    handler = logging.FileHandler(folder / "cratefile.log", encoding="utf-8")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    root.addHandler(handler)
+    root.setLevel(logging.INFO)
+
+
+def _run_doit(manifest, opts: argparse.Namespace, rest: list[str], reporter: object | None,
+              ctx: object | None = None) -> int:
+    from doit.cmd_base import ModuleTaskLoader
+    from doit.doit_cmd import DoitMain
+
+    from cratefile.engine.context import RunContext
+    from cratefile.engine.tasks import make_namespace
+
+    ctx = ctx or RunContext(manifest, refresh=opts.refresh, retry_failed=opts.retry_failed)
+    manifest.cache.mkdir(parents=True, exist_ok=True)
+    namespace = make_namespace(ctx, reporter)  # type: ignore[arg-type]
+    main = DoitMain(ModuleTaskLoader(namespace))
+    try:
+        return main.run(rest)
+    finally:
+        if reporter is None:
+            ctx.close()  # type: ignore[union-attr]
+
+
+def _build(manifest, opts: argparse.Namespace, rest: list[str]) -> int:
+    from cratefile.engine.context import RunContext
+    from cratefile.engine.reporter import CrateReporter
+    from cratefile.report import build_report, failed_count, summary_lines, write_report
+
+    ctx = RunContext(manifest, refresh=opts.refresh, retry_failed=opts.retry_failed,
+                     analysis_workers=min(2, os.cpu_count() or 1))
+    reporter = CrateReporter()
+    previous = signal.signal(signal.SIGTERM, _interrupt)
+    interrupted = False
+    doit_rc = 0
+    try:
+        doit_rc = _run_doit(manifest, opts, rest, reporter, ctx)
+    except KeyboardInterrupt:
+        interrupted = True
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    try:
+        report = build_report(ctx, reporter.executed, interrupted=interrupted, errors=reporter.errors)
+        write_report(ctx.layout.reports, report)
+    finally:
+        ctx.close()
+    for line in summary_lines(report):
+        print(line)
+    if interrupted:
+        raise KeyboardInterrupt
+    if failed_count(report) or reporter.errors:
+        return EXIT_FAILED
+    if doit_rc not in (0, 1) and not reporter.failures:
+        return EXIT_USAGE if doit_rc == 3 else EXIT_FAILED
+    return EXIT_OK
+
+
+if __name__ == "__main__":
+    sys.exit(main())

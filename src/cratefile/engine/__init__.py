@@ -1,0 +1,1 @@
+"""The doit side of cratefile: dependency DB, file checker, task creators, workspace lock."""

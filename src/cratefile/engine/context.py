@@ -1,0 +1,84 @@
+"""RunContext: the process resources one run shares between its doit actions.
+
+The manifest, the layout, the catalog handle, the analysis worker pool (started on first
+use) and the per-track outcomes the report is made of. Actions get it as their first
+argument; everything else they take is plain data.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from cratefile.catalog.sqlite import Catalog
+from cratefile.errors import TrackFailure
+from cratefile.layout import Layout
+from cratefile.records import Manifest
+
+if TYPE_CHECKING:
+    from cratefile.analysis import AnalyzerPool
+
+
+@dataclass(frozen=True)
+class Outcome:
+    key: str
+    stage: str
+    ok: bool
+    category: str | None = None
+    message: str | None = None
+
+
+@dataclass
+class RunContext:
+    manifest: Manifest
+    refresh: bool = False
+    retry_failed: bool = False
+    analysis_workers: int = 1
+    started: float = field(default_factory=time.time)
+    outcomes: list[Outcome] = field(default_factory=list)
+    playlist_errors: dict[str, str] = field(default_factory=dict)
+    _catalog: Catalog | None = None
+    _pool: "AnalyzerPool | None" = None
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @property
+    def layout(self) -> Layout:
+        return Layout(self.manifest.cache, self.manifest.library)
+
+    @property
+    def catalog(self) -> Catalog:
+        with self._lock:
+            if self._catalog is None:
+                self._catalog = Catalog(self.layout.catalog)
+            return self._catalog
+
+    @property
+    def pool(self) -> "AnalyzerPool":
+        with self._lock:
+            if self._pool is None:
+                from cratefile.analysis import AnalyzerPool
+
+                self._pool = AnalyzerPool(workers=self.analysis_workers)
+            return self._pool
+
+    def succeeded(self, key: str, stage: str) -> None:
+        with self._lock:
+            self.outcomes.append(Outcome(key, stage, True))
+
+    def failed(self, key: str, stage: str, failure: TrackFailure) -> None:
+        """Record a track failure in the catalog and for the report; the run goes on."""
+        self.catalog.record_failure(key, stage, failure.category.value, failure.message)
+        with self._lock:
+            self.outcomes.append(Outcome(key, stage, False, failure.category.value, failure.message))
+
+    def close(self) -> None:
+        with self._lock:
+            pool, self._pool = self._pool, None
+            catalog, self._catalog = self._catalog, None
+        if pool is not None:
+            pool.close()
+        if catalog is not None:
+            catalog.close()
+

@@ -1,0 +1,132 @@
+"""The doit namespace of a workspace: task creators and DOIT_CONFIG.
+
+Creators gather what exists (snapshots, sidecars, catalog) and hand it to the pure `plan`.
+Tracks become known only once their playlist is fetched, and file names only once a track is
+downloaded (SoundCloud's flat entries carry no title), so creators are delayed:
+fetch → download, analyze → convert → publish.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from doit import create_after
+
+from cratefile import plan
+from cratefile.atomic import read_json
+from cratefile.engine.context import RunContext
+from cratefile.engine.doitdb import StatChecker
+from cratefile.records import Snapshot
+from cratefile.snapshots import read_snapshot
+
+BACKEND_NAME = "cratefile-sqlite"
+
+
+def doit_config(ctx: RunContext, reporter: Any | None = None, workers: int | None = None) -> dict[str, Any]:
+    config: dict[str, Any] = {
+        "backend": BACKEND_NAME,
+        "dep_file": str(ctx.layout.doit_db),
+        "check_file_uptodate": StatChecker,
+        "par_type": "thread",
+        "num_process": workers or max(2, os.cpu_count() or 2),
+        "continue": True,
+        "verbosity": 0,
+        "default_tasks": ["fetch", "download", "analyze", "convert", "publish"],
+    }
+    if reporter is not None:
+        config["reporter"] = reporter
+    return config
+
+
+class _Inputs:
+    """What the delayed creators read, loaded once per run after the fetch tasks ran."""
+
+    def __init__(self, ctx: RunContext) -> None:
+        self.ctx = ctx
+        self._snapshots: dict[str, Snapshot | None] | None = None
+        self._claims: dict[str, plan.Claim] | None = None
+        self._names: dict[str, str] | None = None
+        self.now = time.time()
+
+    @property
+    def snapshots(self) -> dict[str, Snapshot | None]:
+        if self._snapshots is None:
+            layout = self.ctx.layout
+            self._snapshots = {p.slug: read_snapshot(layout.snapshot(p.slug)) for p in self.ctx.manifest.playlists}
+        return self._snapshots
+
+    @property
+    def claims(self) -> dict[str, plan.Claim]:
+        if self._claims is None:
+            self._claims = plan.claims(self.ctx.manifest, self.snapshots)
+        return self._claims
+
+    def failures(self) -> dict:
+        return self.ctx.catalog.failures() if self.ctx.layout.catalog.exists() else {}
+
+    @property
+    def names(self) -> dict[str, str]:
+        if self._names is None:
+            layout = self.ctx.layout
+            sidecars = {}
+            for key in self.claims:
+                data = read_json(layout.sidecar(key))
+                if isinstance(data, dict):
+                    sidecars[key] = data
+            previous: dict[str, str] = {}
+            if layout.catalog.exists():
+                for (key, _fmt), path in sorted(self.ctx.catalog.file_paths().items()):
+                    previous.setdefault(key, os.path.splitext(os.path.basename(path))[0])
+            self._names = plan.file_names(self.ctx.manifest, self.claims, sidecars, previous)
+        return self._names
+
+
+def make_namespace(ctx: RunContext, reporter: Any | None = None, workers: int | None = None) -> dict[str, Any]:
+    """The dict doit's ModuleTaskLoader reads (and that dodo.py exposes as its globals)."""
+    inputs = _Inputs(ctx)
+
+    def task_fetch() -> Iterator[dict[str, Any]]:
+        """Enumerate each playlist's source into its snapshot."""
+        yield from plan.fetch_tasks(ctx)
+
+    @create_after(executed="fetch")
+    def task_download() -> Iterator[dict[str, Any]]:
+        """Download each track once, whatever number of playlists list it."""
+        yield from plan.download_tasks(ctx, inputs.claims, inputs.failures(), inputs.now)
+
+    @create_after(executed="fetch")
+    def task_analyze() -> Iterator[dict[str, Any]]:
+        """BPM, key and duration of each downloaded source."""
+        from cratefile.analysis import ALGO_VERSION
+
+        yield from plan.analyze_tasks(ctx, inputs.claims, inputs.failures(), inputs.now, ALGO_VERSION)
+
+    @create_after(executed="download")
+    def task_convert() -> Iterator[dict[str, Any]]:
+        """Each track in each requested format, tagged."""
+        yield from plan.convert_tasks(ctx, inputs.claims, inputs.names, inputs.failures(), inputs.now)
+
+    @create_after(executed="convert")
+    def task_publish() -> Iterator[dict[str, Any]]:
+        """Per playlist: a folder of links and an M3U8 per format."""
+        layout = ctx.layout
+        built = set()
+        for key, name in inputs.names.items():
+            claim = inputs.claims[key]
+            for fmt in claim.formats:
+                path = layout.output(fmt, name, ctx.manifest.formats[fmt].extension)
+                if path.is_file():
+                    built.add(str(path))
+        yield from plan.publish_tasks(ctx, inputs.snapshots, inputs.names, frozenset(built))
+
+    creators: dict[str, Callable[..., Any]] = {
+        "task_fetch": task_fetch,
+        "task_download": task_download,
+        "task_analyze": task_analyze,
+        "task_convert": task_convert,
+        "task_publish": task_publish,
+    }
+    return {**creators, "DOIT_CONFIG": doit_config(ctx, reporter, workers)}

@@ -1,0 +1,213 @@
+"""Pure planning: manifest + snapshots + what exists → doit task dicts.
+
+No I/O here: the creators in `engine/tasks.py` read snapshots, sidecars and the catalog and
+pass them in; this module decides which tasks exist, what they depend on, what they build
+and which recipe digests make them stale. Tested by comparing dicts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from doit.tools import config_changed
+
+from cratefile.catalog.sqlite import Failure
+from cratefile.engine.context import RunContext
+from cratefile.errors import Category
+from cratefile.naming import assign_names, render_name, safe_component
+from cratefile.records import Manifest, Playlist, Snapshot, TrackRef, digest, stem_of
+from cratefile.stages.analyze import run_analyze
+from cratefile.stages.download import run_download, sidecar_current
+from cratefile.stages.fetch import run_fetch, snapshot_fresh
+from cratefile.stages.output import run_convert
+from cratefile.stages.publish import run_publish
+
+# Bump when the tags a convert task writes change shape: every file is rewritten.
+TAGS_VERSION = 1
+
+
+@dataclass(frozen=True)
+class Claim:
+    """A track as the manifest wants it: its ref, source kind and the playlists listing it."""
+
+    ref: TrackRef
+    kind: str
+    playlists: tuple[Playlist, ...]
+
+    @property
+    def formats(self) -> tuple[str, ...]:
+        seen: dict[str, None] = {}
+        for p in self.playlists:
+            seen.update(dict.fromkeys(p.formats))
+        return tuple(seen)
+
+
+def claims(manifest: Manifest, snapshots: Mapping[str, Snapshot | None]) -> dict[str, Claim]:
+    """Every track key of every playlist, in manifest order; the first playlist's ref wins."""
+    out: dict[str, Claim] = {}
+    for playlist in manifest.playlists:
+        snap = snapshots.get(playlist.slug)
+        for ref in snap.tracks if snap else ():
+            known = out.get(ref.key)
+            if known is None:
+                out[ref.key] = Claim(ref, playlist.source.kind, (playlist,))
+            elif playlist not in known.playlists:
+                out[ref.key] = Claim(known.ref, known.kind, known.playlists + (playlist,))
+    return out
+
+
+def held_back(failure: Failure | None, now: float, cool_off_hours: float, retry_failed: bool) -> bool:
+    """A permanent failure is not retried before its cool-off ends (or --retry-failed)."""
+    if failure is None or retry_failed:
+        return False
+    try:
+        permanent = Category(failure.category).permanent
+    except ValueError:
+        return False
+    return permanent and now - failure.failed_at < cool_off_hours * 3600
+
+
+def fetch_tasks(ctx: RunContext) -> Iterator[dict[str, Any]]:
+    layout = ctx.layout
+    for p in ctx.manifest.playlists:
+        yield {
+            "name": p.slug,
+            "doc": f"enumerate {p.name!r} ({p.source.location})",
+            "actions": [(run_fetch, [ctx, p.slug])],
+            "targets": [str(layout.snapshot(p.slug))],
+            "uptodate": [(snapshot_fresh, [ctx, p.slug])],
+            "verbosity": 0,
+        }
+
+
+def active(ctx: RunContext, wanted: Mapping[str, Claim], failures: Mapping[str, Failure],
+           now: float) -> Iterator[tuple[str, Claim]]:
+    """The claims not held back by a recent permanent failure."""
+    cool_off = ctx.manifest.retry.cool_off_hours
+    for key, claim in wanted.items():
+        if not held_back(failures.get(key), now, cool_off, ctx.retry_failed):
+            yield key, claim
+
+
+def download_tasks(ctx: RunContext, wanted: Mapping[str, Claim], failures: Mapping[str, Failure],
+                   now: float) -> Iterator[dict[str, Any]]:
+    for key, claim in active(ctx, wanted, failures, now):
+        yield {
+            "name": stem_of(key),
+            "doc": f"{key} {claim.ref.title or claim.ref.url}",
+            "actions": [(run_download, [ctx, _ref_data(claim.ref), claim.kind])],
+            "targets": [str(ctx.layout.sidecar(key))],
+            "uptodate": [(sidecar_current, [ctx, key, claim.kind])],
+            "verbosity": 0,
+        }
+
+
+def analyze_tasks(ctx: RunContext, wanted: Mapping[str, Claim], failures: Mapping[str, Failure],
+                  now: float, algo_version: str) -> Iterator[dict[str, Any]]:
+    """The first playlist that lists a track decides its analysis options (BPM range)."""
+    for key, claim in active(ctx, wanted, failures, now):
+        options = claim.playlists[0].analysis
+        yield {
+            "name": stem_of(key),
+            "doc": f"BPM and key of {key}",
+            "actions": [(run_analyze, [ctx, key, options])],
+            "file_dep": [str(ctx.layout.sidecar(key))],
+            "targets": [str(ctx.layout.analysis(key))],
+            "uptodate": [config_changed(f"{algo_version}:{options.digest}")],
+            "verbosity": 0,
+        }
+
+
+def _ref_data(ref: TrackRef) -> dict[str, Any]:
+    return {"key": ref.key, "url": ref.url, "title": ref.title, "artist": ref.artist,
+            "duration": ref.duration, "entry": ref.entry}
+
+
+def file_names(manifest: Manifest, wanted: Mapping[str, Claim], sidecars: Mapping[str, dict[str, Any]],
+               previous: Mapping[str, str]) -> dict[str, str]:
+    """One file stem per downloaded track, unique in the library, stable across runs."""
+    stems = {}
+    for key, claim in wanted.items():
+        sidecar = sidecars.get(key)
+        if sidecar is None:
+            continue
+        fields = {
+            "artist": sidecar.get("artist") or claim.ref.artist or "",
+            "title": sidecar.get("title") or claim.ref.title or "",
+            "playlist": claim.playlists[0].name,
+            "id": key.split(" ", 1)[-1],
+        }
+        stems[key] = render_name(manifest.naming, fields)
+    return assign_names(stems, previous)
+
+
+def convert_tasks(ctx: RunContext, wanted: Mapping[str, Claim], names: Mapping[str, str],
+                  failures: Mapping[str, Failure], now: float) -> Iterator[dict[str, Any]]:
+    layout = ctx.layout
+    manifest = ctx.manifest
+    for key, claim in active(ctx, wanted, failures, now):
+        name = names.get(key)
+        if name is None:
+            continue
+        first = claim.playlists[0]
+        album = first.name
+        grouping = ", ".join(p.name for p in claim.playlists)
+        notation = first.analysis.key_notation
+        for fmt in claim.formats:
+            recipe = manifest.formats[fmt]
+            dst = layout.output(fmt, name, recipe.extension)
+            recipe_digest = digest([recipe.digest, name, album, grouping, notation, TAGS_VERSION])
+            yield {
+                "name": f"{stem_of(key)}:{fmt}",
+                "doc": f"{fmt}: {dst.name}",
+                "actions": [(run_convert, [ctx, key, fmt, str(dst), album, grouping, notation])],
+                "file_dep": [str(layout.sidecar(key)), str(layout.analysis(key))],
+                "targets": [str(dst)],
+                "uptodate": [config_changed(recipe_digest)],
+                "clean": True,
+                "verbosity": 0,
+            }
+
+
+def playlist_folder(playlist: Playlist) -> str:
+    return safe_component(playlist.name, 100)
+
+
+def publish_tasks(ctx: RunContext, snapshots: Mapping[str, Snapshot | None], names: Mapping[str, str],
+                  built: frozenset[str]) -> Iterator[dict[str, Any]]:
+    """publish:<slug> over the files that exist; `built` is the set of existing library paths."""
+    layout = ctx.layout
+    for p in ctx.manifest.playlists:
+        snap = snapshots.get(p.slug)
+        if snap is None:
+            continue
+        folder = playlist_folder(p)
+        entries: dict[str, list[tuple[str, str, str]]] = {}
+        for fmt in p.formats:
+            recipe = ctx.manifest.formats[fmt]
+            rows = []
+            for ref in snap.tracks:
+                name = names.get(ref.key)
+                if name is None:
+                    continue
+                src = str(layout.output(fmt, name, recipe.extension))
+                if src in built:
+                    rows.append((ref.key, Path(src).name, src))
+            entries[fmt] = rows
+        deps = sorted({src for rows in entries.values() for _, _, src in rows})
+        yield {
+            "name": p.slug,
+            "doc": f"playlist folder and M3U8 of {p.name!r}",
+            "actions": [(run_publish, [ctx, p.slug, folder, entries])],
+            "file_dep": deps,
+            "targets": [str(layout.m3u(folder, fmt)) for fmt in p.formats],
+            "uptodate": [config_changed(digest(entries)), (_links_present, [layout.playlist_dir(folder), entries])],
+            "verbosity": 0,
+        }
+
+
+def _links_present(base: Path, entries: Mapping[str, list[tuple[str, str, str]]]) -> bool:
+    return all((base / fmt / name).exists() for fmt, rows in entries.items() for _, name, _ in rows)

@@ -1,0 +1,102 @@
+"""The run report: cache/reports/latest.json (and a timestamped copy), and its summary lines.
+
+Per playlist: tracks total, built now, already up to date, failed in this run (key, stage,
+category, message), held back (permanent failures waiting for their cool-off), pending.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from pathlib import Path
+from typing import Any
+
+from cratefile.atomic import write_json
+from cratefile.engine.context import RunContext
+from cratefile.plan import held_back
+from cratefile.records import stem_of
+from cratefile.snapshots import read_snapshot
+
+
+def _stem_of_task(name: str) -> str | None:
+    parts = name.split(":")
+    return parts[1] if len(parts) >= 2 and parts[0] in {"download", "analyze", "convert"} else None
+
+
+def build_report(ctx: RunContext, executed: list[str], *, interrupted: bool, errors: list[str]) -> dict[str, Any]:
+    touched = {s for s in (_stem_of_task(n) for n in executed) if s}
+    failed_now: dict[str, dict[str, Any]] = {}
+    for o in ctx.outcomes:
+        if not o.ok:
+            failed_now.setdefault(o.key, {"key": o.key, "stage": o.stage, "category": o.category,
+                                          "message": o.message})
+    failures = ctx.catalog.failures()
+    files: dict[str, dict[str, str]] = {}
+    for (key, fmt), path in ctx.catalog.file_paths().items():
+        files.setdefault(key, {})[fmt] = path
+    playlists = []
+    for p in ctx.manifest.playlists:
+        snap = read_snapshot(ctx.layout.snapshot(p.slug))
+        tracks = snap.tracks if snap else ()
+        entry: dict[str, Any] = {"name": p.name, "slug": p.slug, "total": len(tracks), "built_now": 0,
+                                 "up_to_date": 0, "failed": [], "held_back": [], "pending": 0}
+        if p.slug in ctx.playlist_errors:
+            entry["fetch_error"] = ctx.playlist_errors[p.slug]
+        for ref in tracks:
+            have = files.get(ref.key, {})
+            built = all(fmt in have and os.path.exists(have[fmt]) for fmt in p.formats)
+            if ref.key in failed_now:
+                entry["failed"].append({**failed_now[ref.key], "title": ref.title})
+            elif built:
+                entry["built_now" if stem_of(ref.key) in touched else "up_to_date"] += 1
+            elif held_back(failures.get(ref.key), time.time(), ctx.manifest.retry.cool_off_hours, False):
+                f = failures[ref.key]
+                entry["held_back"].append({"key": ref.key, "stage": f.stage, "category": f.category,
+                                           "message": f.message, "failed_at": f.failed_at})
+            else:
+                entry["pending"] += 1
+        playlists.append(entry)
+    return {
+        "started_at": ctx.started,
+        "finished_at": time.time(),
+        "duration_s": round(time.time() - ctx.started, 3),
+        "interrupted": interrupted,
+        "tasks_executed": len(executed),
+        "errors": errors,
+        "playlists": playlists,
+    }
+
+
+def write_report(reports_dir: Path, report: dict[str, Any]) -> Path:
+    stamp = time.strftime("%Y%m%dT%H%M%S", time.localtime(report["finished_at"]))
+    path = reports_dir / f"run-{stamp}-{os.getpid()}.json"
+    write_json(path, report)
+    latest = reports_dir / "latest.json"
+    tmp = reports_dir / f".latest.{os.getpid()}.part.json"
+    shutil.copyfile(path, tmp)
+    os.replace(tmp, latest)
+    return latest
+
+
+def failed_count(report: dict[str, Any]) -> int:
+    return sum(len(p["failed"]) + (1 if "fetch_error" in p else 0) for p in report["playlists"])
+
+
+def summary_lines(report: dict[str, Any]) -> list[str]:
+    lines = []
+    for p in report["playlists"]:
+        parts = [f"{p['total']} tracks", f"{p['built_now']} built now", f"{p['up_to_date']} up to date"]
+        if p["failed"]:
+            parts.append(f"{len(p['failed'])} failed")
+        if p["held_back"]:
+            parts.append(f"{len(p['held_back'])} failed earlier (not retried yet)")
+        if p["pending"]:
+            parts.append(f"{p['pending']} pending")
+        lines.append(f"{p['name']}: " + ", ".join(parts))
+        if "fetch_error" in p:
+            lines.append(f"  playlist not refreshed: {p['fetch_error']}")
+        for f in p["failed"]:
+            lines.append(f"  failed {f['key']} ({f['stage']}, {f['category']}): {f['message']}")
+    lines.append(f"{report['tasks_executed']} tasks ran in {report['duration_s']:.1f} s")
+    return lines

@@ -1,0 +1,67 @@
+"""`cratefile status`: what is built, pending, failed and why, per playlist, from the catalog."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from typing import Any
+
+from cratefile.catalog.sqlite import Catalog
+from cratefile.layout import Layout
+from cratefile.plan import held_back
+from cratefile.records import Manifest
+
+
+def collect(manifest: Manifest) -> dict[str, Any]:
+    layout = Layout(manifest.cache, manifest.library)
+    if not layout.catalog.exists():
+        return {"playlists": [{"name": p.name, "slug": p.slug, "total": 0, "built": 0, "failed": 0,
+                               "pending": 0, "tracks": []} for p in manifest.playlists]}
+    catalog = Catalog(layout.catalog)
+    try:
+        out = []
+        now = time.time()
+        for p in manifest.playlists:
+            tracks = []
+            counts = {"built": 0, "failed": 0, "pending": 0}
+            for position, key in enumerate(catalog.members(p.slug), 1):
+                row = catalog.track(key) or {}
+                files = catalog.files_of(key)
+                built = all(fmt in files and os.path.exists(files[fmt]) for fmt in p.formats)
+                if built:
+                    state = "built"
+                elif row.get("status") == "failed":
+                    state = "failed"
+                else:
+                    state = "pending"
+                counts[state] += 1
+                item = {"position": position, "key": key, "state": state, "title": row.get("title"),
+                        "artist": row.get("artist"), "bpm": row.get("bpm"), "musical_key": row.get("musical_key"),
+                        "duration": row.get("duration"), "files": files}
+                if state == "failed":
+                    failure = catalog.failures().get(key)
+                    item.update(category=row.get("error_category"), stage=row.get("failed_stage"),
+                                message=row.get("error_message"), attempts=row.get("attempts"),
+                                retried_next_run=not held_back(failure, now, manifest.retry.cool_off_hours, False))
+                tracks.append(item)
+            out.append({"name": p.name, "slug": p.slug, "total": len(tracks), **counts, "tracks": tracks})
+        return {"playlists": out}
+    finally:
+        catalog.close()
+
+
+def render_table(data: dict[str, Any]) -> str:
+    lines = [f"{'playlist':<32} {'total':>6} {'built':>6} {'failed':>6} {'pending':>7}"]
+    for p in data["playlists"]:
+        lines.append(f"{p['name'][:32]:<32} {p['total']:>6} {p['built']:>6} {p['failed']:>6} {p['pending']:>7}")
+        for t in p["tracks"]:
+            if t["state"] == "failed":
+                when = "retried next run" if t.get("retried_next_run") else "not retried before its cool-off"
+                lines.append(f"  ✗ {t['key']} {t.get('title') or ''}: {t.get('category')} "
+                             f"at {t.get('stage')}: {t.get('message')} ({when})")
+    return "\n".join(lines)
+
+
+def render_json(data: dict[str, Any]) -> str:
+    return json.dumps(data, indent=1, ensure_ascii=False)
