@@ -1,0 +1,87 @@
+"""The convert stage: one source file -> one library file in one format, tags included.
+
+ffmpeg writes a temporary sibling of the target (same extension, so ffmpeg and mutagen see
+the right container), mutagen tags that temporary file, and only then does `os.replace`
+give it the real name: a library name only ever holds a complete, tagged file.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from cratefile import proc
+from cratefile.atomic import atomic_target
+from cratefile.errors import Category, ToolError, TrackFailure
+from cratefile.records import FormatRecipe
+from cratefile.tags import TagError, TrackTags, write_tags
+
+# Generous: the native AAC encoder needs ~2 s CPU per minute of audio with -aac_coder fast,
+# so even a two-hour mix on a loaded machine finishes well inside this.
+FFMPEG_TIMEOUT = 1800.0
+MESSAGE_TAIL = 300
+
+
+def ffmpeg_argv(src: Path, dst: Path, recipe: FormatRecipe, ffmpeg: str) -> list[str]:
+    """The ffmpeg command that encodes `src` into `dst` following `recipe`. Pure."""
+    argv = [ffmpeg, "-nostdin", "-y", "-hide_banner", "-loglevel", "error"]
+    # 'file:' so that a name with a colon ('Artist: Title.mp3') or a leading '-' is never
+    # taken for a protocol or an option.
+    argv += ["-i", f"file:{src}"]
+    # First audio stream only; no cover-art video stream, no source tags or chapters (the
+    # tags are written afterwards by mutagen, from our metadata).
+    argv += ["-map", "0:a:0", "-vn", "-map_metadata", "-1", "-map_chapters", "-1"]
+    argv += ["-c:a", recipe.codec]
+    if recipe.bitrate is not None:
+        argv += ["-b:a", recipe.bitrate]
+    if recipe.sample_rate is not None:
+        argv += ["-ar", str(recipe.sample_rate)]
+    if recipe.channels is not None:
+        argv += ["-ac", str(recipe.channels)]
+    else:
+        # Keep mono or stereo, fold anything wider to stereo: >2-channel WAV needs the
+        # WAVE_FORMAT_EXTENSIBLE header that CDJs reject, and DJ players are stereo anyway.
+        argv += ["-af", "aformat=channel_layouts=mono|stereo"]
+    if recipe.sample_fmt is not None:
+        argv += ["-sample_fmt", recipe.sample_fmt]
+    argv += list(recipe.args)
+    # No encoder-version tag (ISFT/TSSE/©too): outputs depend on the recipe only.
+    argv += ["-fflags", "+bitexact", "-f", recipe.container, f"file:{dst}"]
+    return argv
+
+
+def convert(src: Path, dst: Path, recipe: FormatRecipe, tags: TrackTags) -> None:
+    """Encode `src` to `dst` and embed `tags`; `dst` appears only when complete.
+
+    Raises TrackFailure(CONVERSION_FAILED) when ffmpeg or tagging fails (TRANSIENT when
+    ffmpeg timed out, which a busy machine can cause); nothing is left behind.
+    """
+    ffmpeg = proc.ffmpeg_exe()
+    with atomic_target(dst) as tmp:
+        try:
+            proc.run(ffmpeg_argv(src, tmp, recipe, ffmpeg), timeout=FFMPEG_TIMEOUT)
+        except ToolError as exc:
+            category = Category.TRANSIENT if exc.returncode is None else Category.CONVERSION_FAILED
+            raise TrackFailure(category, _ffmpeg_message(src, recipe, exc)) from exc
+        try:
+            write_tags(tmp, recipe.tagger, tags)
+        except TagError as exc:
+            raise TrackFailure(Category.CONVERSION_FAILED, f"{recipe.name}: {exc}") from exc
+        _fsync(tmp)
+
+
+def _ffmpeg_message(src: Path, recipe: FormatRecipe, exc: ToolError) -> str:
+    what = "timed out" if exc.returncode is None else f"exit {exc.returncode}"
+    lines = [line.strip() for line in exc.stderr_tail.strip().splitlines() if line.strip()]
+    tail = " | ".join(lines[-3:])[-MESSAGE_TAIL:]
+    return f"ffmpeg could not convert {src.name} to {recipe.name} ({what}): {tail or 'no output'}"
+
+
+def _fsync(path: Path) -> None:
+    """Flush the finished file before it takes the real name, so a power cut after the
+    rename cannot leave an empty file under it."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
