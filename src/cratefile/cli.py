@@ -113,6 +113,10 @@ def _setup_logging(folder: Path) -> None:
     handler = logging.FileHandler(folder / "cratefile.log", encoding="utf-8")
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     root = logging.getLogger()
+    for old in [h for h in root.handlers if getattr(h, "cratefile", False)]:
+        root.removeHandler(old)  # a second main() in one process (tests) logs to its own workspace
+        old.close()
+    handler.cratefile = True  # type: ignore[attr-defined]
     root.addHandler(handler)
     root.setLevel(logging.INFO)
 
@@ -130,19 +134,25 @@ def _run_doit(manifest, opts: argparse.Namespace, rest: list[str], reporter: obj
     namespace = make_namespace(ctx, reporter)  # type: ignore[arg-type]
     main = DoitMain(ModuleTaskLoader(namespace))
     try:
-        return main.run(rest)
+        return main.run(rest) or 0
     finally:
         if reporter is None:
             ctx.close()  # type: ignore[union-attr]
 
 
 def _build(manifest, opts: argparse.Namespace, rest: list[str]) -> int:
+    from cratefile.atomic import sweep_parts
     from cratefile.engine.context import RunContext
     from cratefile.engine.reporter import CrateReporter
+    from cratefile.plan import playlist_folder
     from cratefile.report import build_report, failed_count, summary_lines, write_report
 
     ctx = RunContext(manifest, refresh=opts.refresh, retry_failed=opts.retry_failed,
                      analysis_workers=min(2, os.cpu_count() or 1))
+    layout = ctx.layout
+    sweep_parts([layout.audio, layout.analysis("x").parent, layout.snapshots,
+                 *(layout.library / fmt for fmt in manifest.formats),
+                 *(layout.playlist_dir(playlist_folder(p)) / fmt for p in manifest.playlists for fmt in p.formats)])
     reporter = CrateReporter()
     previous = signal.signal(signal.SIGTERM, _interrupt)
     interrupted = False

@@ -59,6 +59,7 @@ class Category(str, enum.Enum):
     DRM = "drm"
     PREVIEW_ONLY = "preview_only"
     UNSUPPORTED_URL = "unsupported_url"
+    UNREADABLE = "unreadable"  # a local file that is not decodable audio
     RATE_LIMITED = "rate_limited"
     TRANSIENT = "transient"
     EXTRACTOR_BROKEN = "extractor_broken"
@@ -81,6 +82,7 @@ _PERMANENT = frozenset(
         Category.DRM,
         Category.PREVIEW_ONLY,
         Category.UNSUPPORTED_URL,
+        Category.UNREADABLE,
         Category.CONVERSION_FAILED,
         Category.ANALYSIS_FAILED,
     }

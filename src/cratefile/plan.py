@@ -115,6 +115,8 @@ def analyze_tasks(ctx: RunContext, wanted: Mapping[str, Claim], failures: Mappin
             "doc": f"BPM and key of {key}",
             "actions": [(run_analyze, [ctx, key, options])],
             "file_dep": [str(ctx.layout.sidecar(key))],
+            # explicit: doit does not link a file_dep to a target made by another delayed creator
+            "task_dep": [f"download:{stem_of(key)}"],
             "targets": [str(ctx.layout.analysis(key))],
             "uptodate": [config_changed(f"{algo_version}:{options.digest}")],
             "verbosity": 0,
@@ -141,7 +143,7 @@ def file_names(manifest: Manifest, wanted: Mapping[str, Claim], sidecars: Mappin
             "id": key.split(" ", 1)[-1],
         }
         stems[key] = render_name(manifest.naming, fields)
-    return assign_names(stems, previous)
+    return assign_names(stems, previous, max_bytes=manifest.naming.max_length)
 
 
 def convert_tasks(ctx: RunContext, wanted: Mapping[str, Claim], names: Mapping[str, str],
@@ -165,6 +167,7 @@ def convert_tasks(ctx: RunContext, wanted: Mapping[str, Claim], names: Mapping[s
                 "doc": f"{fmt}: {dst.name}",
                 "actions": [(run_convert, [ctx, key, fmt, str(dst), album, grouping, notation])],
                 "file_dep": [str(layout.sidecar(key)), str(layout.analysis(key))],
+                "task_dep": [f"analyze:{stem_of(key)}"],
                 "targets": [str(dst)],
                 "uptodate": [config_changed(recipe_digest)],
                 "clean": True,

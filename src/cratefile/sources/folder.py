@@ -147,9 +147,9 @@ def prepare(ref: TrackRef, dest_dir: Path) -> dict[str, Any]:
     except FileNotFoundError as exc:
         raise TrackFailure(Category.NOT_FOUND, f"{path}: file is gone") from exc
     except (mutagen.MutagenError, OSError) as exc:
-        raise TrackFailure(Category.DOWNLOAD_FAILED, f"{path}: unreadable ({exc})") from exc
+        raise TrackFailure(Category.UNREADABLE, f"{path.name}: not readable as audio ({exc})") from exc
     if f is None or not getattr(f, "info", None):
-        raise TrackFailure(Category.UNSUPPORTED_URL, f"{path}: not an audio file mutagen can read")
+        raise TrackFailure(Category.UNREADABLE, f"{path.name}: not an audio file mutagen can read")
     info = f.info
     easy = _easy_tags(path)
     artwork = None

@@ -23,6 +23,16 @@ from cratefile.stages.download import audio_path
 from cratefile.tags import TrackTags
 
 
+def usable_artwork(path: Path) -> Path | None:
+    """Cover art the taggers can embed (JPEG or PNG); other images (webp thumbnails) are skipped."""
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(8)
+    except OSError:
+        return None
+    return path if head.startswith((b"\xff\xd8\xff", b"\x89PNG")) else None
+
+
 def track_tags(layout_audio: Path, sidecar: dict[str, Any], analysis: dict[str, Any], *,
                album: str, grouping: str, notation: str, fallback_title: str, fallback_artist: str) -> TrackTags:
     key = analysis.get("key")
@@ -38,7 +48,7 @@ def track_tags(layout_audio: Path, sidecar: dict[str, Any], analysis: dict[str, 
         url=sidecar.get("url"),
         genre=sidecar.get("genre"),
         year=upload[:4] if len(upload) >= 4 else None,
-        artwork=layout_audio / artwork if artwork else None,
+        artwork=usable_artwork(layout_audio / artwork) if artwork else None,
     )
 
 

@@ -1,0 +1,206 @@
+"""End-to-end builds of a folder playlist through the real CLI: real ffmpeg, librosa, mutagen, doit."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from conftest import Workspace, make_track
+
+from cratefile.tags import read_tags
+
+MANIFEST = """
+library: library
+formats: [wav]
+analysis:
+  bpm_range: [88, 176]
+  key_notation: camelot
+playlists:
+  - name: Crate One
+    folder: music
+    formats: {formats}
+"""
+
+
+def _setup(ws: Workspace, formats: str = "[wav, aiff]", n: int = 3) -> list[Path]:
+    specs = [
+        ("01 first.mp3", dict(bpm=124, key="Am", title="First Song", artist="Artist A")),
+        ("02 second.flac", dict(bpm=100, key="C", title="Second Song", artist="Artist B", seed=1)),
+        ("03 third.wav", dict(bpm=140, key="F#m", seed=2)),
+    ][:n]
+    tracks = [make_track(ws.music / name, **kw) for name, kw in specs]
+    ws.manifest(MANIFEST.format(formats=formats))
+    return tracks
+
+
+def _executed(ws: Workspace) -> int:
+    return ws.report()["tasks_executed"]
+
+
+def test_first_build_makes_every_format_tagged_and_a_playlist(workspace: Workspace) -> None:
+    _setup(workspace)
+    rc, out, err = workspace.run()
+    assert rc == 0, out + err
+    lib = workspace.root / "library"
+    wavs = sorted(p.name for p in (lib / "wav").iterdir())
+    aiffs = sorted(p.name for p in (lib / "aiff").iterdir())
+    assert wavs == ["Artist A - First Song.wav", "Artist B - Second Song.wav", "Unknown Artist - 03 third.wav"]
+    assert len(aiffs) == 3
+    tags = read_tags(lib / "aiff" / "Artist A - First Song.aiff")
+    assert tags["title"] == "First Song" and tags["artist"] == "Artist A"
+    assert tags["key"] == "8A"  # A minor in Camelot, as configured
+    assert abs(float(tags["bpm"]) - 124) <= 1
+    assert tags["grouping"] == "Crate One"
+    m3u = (lib / "playlists" / "Crate One" / "Crate One (wav).m3u8").read_text().splitlines()
+    entries = [line for line in m3u if not line.startswith("#")]
+    assert entries == ["wav/Artist A - First Song.wav", "wav/Artist B - Second Song.wav",
+                       "wav/Unknown Artist - 03 third.wav"]
+    linked = lib / "playlists" / "Crate One" / "wav" / "Artist A - First Song.wav"
+    assert linked.stat().st_ino == (lib / "wav" / "Artist A - First Song.wav").stat().st_ino
+    report = workspace.report()
+    (playlist,) = report["playlists"]
+    assert (playlist["total"], playlist["built_now"], playlist["up_to_date"], playlist["failed"]) == (3, 3, 0, [])
+    rows = workspace.catalog_rows("SELECT key, bpm, musical_key, status FROM tracks ORDER BY key")
+    assert len(rows) == 3 and all(r[3] == "built" for r in rows)
+    assert {r[2] for r in rows} == {"Am", "C", "F#m"}
+    assert workspace.catalog_rows("SELECT count(*) FROM files")[0][0] == 6
+
+
+def test_rerun_executes_nothing_and_new_work_is_only_the_new_work(workspace: Workspace) -> None:
+    _setup(workspace, formats="[wav]")
+    assert workspace.run()[0] == 0
+    assert workspace.run()[0] == 0
+    assert _executed(workspace) == 0
+    assert workspace.report()["playlists"][0]["up_to_date"] == 3
+
+    # a new format: three conversions and the playlist, nothing else
+    workspace.manifest(MANIFEST.format(formats="[wav, mp3]"))
+    rc, out, err = workspace.run()
+    assert rc == 0, out + err
+    ran = [line.split()[1] for line in out.splitlines() if line.startswith("done ")]
+    assert sorted(t.split(":")[0] for t in ran) == ["convert"] * 3 + ["publish"]
+    assert all(t.endswith(":mp3") for t in ran if t.startswith("convert"))
+
+    # a changed recipe: that format only
+    (workspace.root / "rules").mkdir()
+    (workspace.root / "rules" / "formats.yaml").write_text(
+        "formats:\n  mp3: {extension: mp3, codec: libmp3lame, container: mp3, tagger: id3, bitrate: 192k}\n"
+    )
+    rc, out, err = workspace.run()
+    assert rc == 0, out + err
+    ran = [line.split()[1] for line in out.splitlines() if line.startswith("done ")]
+    converted = [t for t in ran if t.startswith("convert")]
+    assert len(converted) == 3 and all(t.endswith(":mp3") for t in converted)
+
+    # a new file in the folder: only its download, analysis and conversions
+    make_track(workspace.music / "04 fourth.wav", bpm=128, key="G", seed=3)
+    rc, out, err = workspace.run()
+    assert rc == 0, out + err
+    ran = [line.split()[1] for line in out.splitlines() if line.startswith("done ")]
+    stems = {t.split(":")[1] for t in ran if not t.startswith(("publish", "fetch"))}
+    assert len(stems) == 1
+    assert sorted(t.split(":")[0] for t in ran if t.split(":")[0] in {"download", "analyze", "convert"}) == [
+        "analyze", "convert", "convert", "download"]
+
+
+def test_track_in_two_playlists_is_downloaded_once(workspace: Workspace) -> None:
+    _setup(workspace, n=2)
+    workspace.manifest("""
+        formats: [wav]
+        playlists:
+          - name: One
+            folder: music
+          - name: Two
+            folder: music
+            formats: [wav, flac]
+    """)
+    rc, out, err = workspace.run()
+    assert rc == 0, out + err
+    ran = [line.split()[1] for line in out.splitlines() if line.startswith("done ")]
+    assert len([t for t in ran if t.startswith("download:")]) == 2
+    assert len([t for t in ran if t.startswith("convert:")]) == 4  # 2 wav + 2 flac, each once
+    lib = workspace.root / "library"
+    assert len(list((lib / "wav").iterdir())) == 2
+    for name in ("One", "Two"):
+        assert len(list((lib / "playlists" / name / "wav").iterdir())) == 2
+    tags = read_tags(next((lib / "flac").iterdir()))
+    assert tags["grouping"] == "One, Two"
+
+
+def test_a_bad_file_fails_alone_is_recorded_and_waits_for_its_cool_off(workspace: Workspace) -> None:
+    _setup(workspace, n=2, formats="[wav]")
+    (workspace.music / "05 broken.mp3").write_bytes(b"ID3\x03\x00\x00\x00\x00\x00\x00" + b"\x00garbage" * 500)
+    rc, out, err = workspace.run()
+    assert rc == 1, out + err
+    (playlist,) = workspace.report()["playlists"]
+    assert playlist["built_now"] == 2
+    (failure,) = playlist["failed"]
+    assert failure["category"] == "unreadable"
+    assert failure["message"]
+    rows = workspace.catalog_rows("SELECT status, error_category, attempts FROM tracks WHERE status = 'failed'")
+    assert rows == [("failed", failure["category"], 1)]
+
+    rc, out, err = workspace.run()  # permanent failure: not retried on every run
+    assert rc == 0, out + err
+    assert _executed(workspace) == 0
+    assert len(workspace.report()["playlists"][0]["held_back"]) == 1
+
+    rc, out, err = workspace.run("--retry-failed")
+    assert rc == 1
+    assert workspace.catalog_rows("SELECT attempts FROM tracks WHERE status = 'failed'") == [(2,)]
+
+    rc, out, err = workspace.run("status")
+    assert rc == 0 and re.search(r"Crate One\s+3\s+2\s+1\s+0", out), out
+
+
+def test_status_json_lists_every_track(workspace: Workspace) -> None:
+    import json
+
+    _setup(workspace, n=2, formats="[wav]")
+    workspace.run()
+    rc, out, _ = workspace.run("status", "--json")
+    assert rc == 0
+    data = json.loads(out)
+    (playlist,) = data["playlists"]
+    assert [t["title"] for t in playlist["tracks"]] == ["First Song", "Second Song"]
+    assert all(t["state"] == "built" and t["bpm"] for t in playlist["tracks"])
+
+
+def test_bad_manifest_exits_2_and_writes_nothing(workspace: Workspace) -> None:
+    workspace.manifest("""
+        playlists:
+          - name: X
+            folder: music
+            formats: [flac24]
+    """)
+    rc, out, err = workspace.run()
+    assert rc == 2
+    assert "playlists.yaml:5" in err and "flac24" in err
+    assert not (workspace.root / "cache").exists() and not (workspace.root / "library").exists()
+
+
+def test_second_run_in_the_same_workspace_is_refused(workspace: Workspace) -> None:
+    from cratefile.engine.lock import WorkspaceLock
+
+    _setup(workspace, n=1, formats="[wav]")
+    with WorkspaceLock(workspace.root / "cache" / ".lock"):
+        rc, out, err = workspace.run()
+    assert rc == 75
+    assert "another cratefile run" in err and "--wait" in err
+    assert not (workspace.root / "library").exists()
+
+
+def test_doit_commands_work_per_track(workspace: Workspace) -> None:
+    _setup(workspace, n=2, formats="[wav]")
+    workspace.run()
+    rc, out, _ = workspace.run("list", "--all")
+    assert rc == 0
+    assert len([line for line in out.splitlines() if line.startswith("convert:")]) == 2
+    lib = workspace.root / "library" / "wav"
+    rc, out, err = workspace.run("clean", *[f"convert:{line.split()[0].split(':', 1)[1]}"
+                                            for line in workspace.run("list", "--all")[1].splitlines()
+                                            if line.startswith("convert:")][:1])
+    assert rc == 0, out + err
+    assert len(list(lib.iterdir())) == 1
+    rc, out, err = workspace.run()
+    assert rc == 0 and len(list(lib.iterdir())) == 2
