@@ -204,3 +204,41 @@ def test_doit_commands_work_per_track(workspace: Workspace) -> None:
     assert len(list(lib.iterdir())) == 1
     rc, out, err = workspace.run()
     assert rc == 0 and len(list(lib.iterdir())) == 2
+
+
+def test_hostile_titles_give_safe_unique_names_inside_the_library(workspace: Workspace) -> None:
+    hostile = [
+        ("../../etc/passwd", "a/b"),
+        ("CON", "NUL"),
+        ("x" * 400, "Long"),
+        ("Emoji 🎧🔥 Track", "Ünïcødé"),
+        ("Same Name", "Twin"),
+        ("same name", "twin"),
+        ("..", ".."),
+        ('What?<>:"|*', "Win\\dows"),
+    ]
+    for i, (title, artist) in enumerate(hostile):
+        make_track(workspace.music / f"{i:02d}.mp3", title=title, artist=artist, seconds=4, seed=i)
+    workspace.manifest("""
+        playlists:
+          - name: ../../Hostile/Playlist
+            folder: music
+            formats: [wav]
+    """)
+    rc, out, err = workspace.run()
+    assert rc == 0, out + err
+    lib = (workspace.root / "library").resolve()
+    files = [p for p in lib.rglob("*") if p.is_file()]
+    assert all(p.resolve().is_relative_to(lib) for p in files)
+    wavs = sorted((lib / "wav").iterdir())
+    assert len(wavs) == len(hostile)
+    assert len({p.name.lower() for p in wavs}) == len(hostile)  # unique, even case-insensitively
+    reserved = {"con", "prn", "aux", "nul", *(f"com{i}" for i in range(1, 10)), *(f"lpt{i}" for i in range(1, 10))}
+    for p in wavs:
+        assert len(p.name.encode()) <= 160
+        assert not set('<>:"|?*\\\0') & set(p.name)
+        assert p.stem.split(".")[0].strip().lower() not in reserved
+        assert not p.name.startswith(".")
+    (playlist_dir,) = [p for p in (lib / "playlists").iterdir() if p.is_dir()]
+    assert "/" not in playlist_dir.name and ".." not in playlist_dir.name.split(" ")
+    assert len(list((playlist_dir / "wav").iterdir())) == len(hostile)

@@ -58,3 +58,30 @@ def test_kill_9_then_rerun_resumes(workspace: Workspace) -> None:
     assert workspace.catalog_rows("SELECT count(*), count(DISTINCT key) FROM tracks") == [(n, n)]
     assert workspace.catalog_rows("SELECT count(*) FROM files") == [(3 * n,)]
     assert len(list((lib / "m4a").glob("*.m4a"))) == n
+
+
+@pytest.mark.slow
+def test_sigterm_stops_like_ctrl_c_and_reports(workspace: Workspace) -> None:
+    for i in range(6):
+        make_track(workspace.music / f"{i:02d} t.wav", bpm=120 + i, key="Am", seconds=30, seed=i)
+    workspace.manifest("""
+        playlists:
+          - name: Term
+            folder: music
+            formats: [wav, m4a]
+    """)
+    proc = subprocess.Popen([sys.executable, "-m", "cratefile.cli"], cwd=workspace.root,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    lib = workspace.root / "library"
+    deadline = time.monotonic() + 240
+    while time.monotonic() < deadline and not list(lib.glob("m4a/[!.]*.m4a")):
+        assert proc.poll() is None
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, (out + err).decode()
+    assert b"interrupted" in err
+    assert workspace.report()["interrupted"] is True
+    rc, out2, err2 = workspace.run()
+    assert rc == 0, out2 + err2
+    assert len(list(lib.glob("m4a/[!.]*.m4a"))) == 6
