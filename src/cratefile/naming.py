@@ -19,7 +19,8 @@ from collections.abc import Iterator, Mapping
 
 from cratefile.records import NamingRule
 
-TEMPLATE_FIELDS = ("artist", "title", "key", "bpm", "playlist", "id")
+# Only what is known once a track is downloaded: a name must not change when analysis runs.
+TEMPLATE_FIELDS = ("artist", "title", "playlist", "id")
 
 # Why these replacements: '/' and '\' separate paths, the rest is forbidden on Windows (and
 # ':' shows as '/' in the macOS Finder). A readable stand-in beats silently dropping text.
