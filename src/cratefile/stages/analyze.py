@@ -7,7 +7,6 @@ each value came from. Output: cache/analysis/<stem>.json, the input of every for
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 from doit.exceptions import TaskFailed
