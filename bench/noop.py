@@ -2,7 +2,7 @@
 
     python bench/noop.py [--tracks 500 5000]
 
-For each N: generate N tiny tracks (0.3 s WAV) in a folder playlist, build them once with
+For each N: generate N tiny tracks (1.5 s WAV) in a folder playlist, build them once with
 `cratefile -n 2` (formats: wav), then time a no-op rerun of `cratefile` (wall, CPU, peak RSS of
 the process). Baseline in the same run: a plain dodo.py with the same task graph (fetch,
 N x download/analyze/convert, publish, with the same file_dep/targets) on doit's defaults
@@ -56,8 +56,14 @@ def task_publish():
 
 
 def tiny_wav(path: Path, i: int) -> None:
-    t = np.arange(int(0.3 * 8000)) / 8000
-    tone = (0.3 * np.sin(2 * np.pi * (220 + i % 400) * t) * 32767).astype("<i2")
+    """1.5 s at 8 kHz: a tone with clicks at 120 BPM (analysis refuses silence and < 1 s)."""
+    sr = 8000
+    t = np.arange(int(1.5 * sr)) / sr
+    signal = 0.2 * np.sin(2 * np.pi * (220 + i % 400) * t)
+    for beat in range(3):
+        start = int(beat * 0.5 * sr)
+        signal[start:start + 80] += np.hanning(160)[80:] * 0.7
+    tone = (np.clip(signal, -1, 1) * 32767).astype("<i2")
     with wave.open(str(path), "wb") as w:
         w.setnchannels(1)
         w.setsampwidth(2)
@@ -65,8 +71,8 @@ def tiny_wav(path: Path, i: int) -> None:
         w.writeframes(tone.tobytes())
 
 
-def timed(argv: list[str], cwd: Path) -> tuple[float, float, float, int]:
-    """wall s, CPU s, peak RSS MB of the child, exit code."""
+def timed(argv: list[str], cwd: Path) -> tuple[float, float, int]:
+    """wall s, CPU s of the child, exit code."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
     proc = subprocess.run(argv, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
@@ -75,8 +81,7 @@ def timed(argv: list[str], cwd: Path) -> tuple[float, float, float, int]:
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     if proc.returncode not in (0,):
         sys.stderr.write(proc.stderr.decode()[-2000:])
-    # ru_maxrss of RUSAGE_CHILDREN is the largest child so far: measure in a fresh wrapper
-    return wall, cpu, 0.0, proc.returncode
+    return wall, cpu, proc.returncode
 
 
 def peak_rss(argv: list[str], cwd: Path) -> float:
@@ -102,7 +107,7 @@ def bench(n: int) -> None:
         t0 = time.perf_counter()
         build = subprocess.run(cratefile, cwd=ws, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         print(f"N={n}: first build {time.perf_counter() - t0:.1f} s (exit {build.returncode})")
-        wall, cpu, _, rc = timed(cratefile, ws)
+        wall, cpu, rc = timed(cratefile, ws)
         rss = peak_rss(cratefile, ws)
         print(f"  cratefile no-op rerun: {wall:6.2f} s wall {cpu:6.2f} s CPU  peak {rss:6.0f} MB  (exit {rc})")
 
@@ -112,7 +117,7 @@ def bench(n: int) -> None:
         (plain / "dodo.py").write_text(DODO)
         doit = [sys.executable, "-m", "doit", "-n", "2", "-P", "thread"]
         subprocess.run(doit, cwd=plain, stdout=subprocess.DEVNULL, check=True)
-        wall, cpu, _, rc = timed(doit, plain)
+        wall, cpu, rc = timed(doit, plain)
         rss = peak_rss(doit, plain)
         print(f"  plain doit no-op rerun: {wall:6.2f} s wall {cpu:6.2f} s CPU  peak {rss:6.0f} MB  (exit {rc})")
 
