@@ -242,3 +242,31 @@ def test_hostile_titles_give_safe_unique_names_inside_the_library(workspace: Wor
     (playlist_dir,) = [p for p in (lib / "playlists").iterdir() if p.is_dir()]
     assert "/" not in playlist_dir.name and ".." not in playlist_dir.name.split(" ")
     assert len(list((playlist_dir / "wav").iterdir())) == len(hostile)
+
+
+def test_rekordbox_export_loads_with_pyrekordbox(workspace: Workspace) -> None:
+    from pyrekordbox.rbxml import RekordboxXml
+
+    make_track(workspace.music / "01 é one.mp3", title="Café del Mar", artist="Zoë", bpm=120, key="Am")
+    make_track(workspace.music / "02 two.mp3", title="Two Words", artist="B", bpm=126, key="G", seed=1)
+    workspace.manifest("""
+        analysis:
+          bpm_range: [88, 176]
+          key_notation: camelot
+        playlists:
+          - name: Späti Set
+            folder: music
+            formats: [aiff, wav]
+    """)
+    assert workspace.run()[0] == 0
+    rc, out, err = workspace.run("export", "rekordbox", "-o", "out/rb.xml")
+    assert rc == 0, out + err
+    xml = RekordboxXml(str(workspace.root / "out" / "rb.xml"))
+    tracks = xml.get_tracks()
+    assert sorted(t["Name"] for t in tracks) == ["Café del Mar", "Two Words"]
+    cafe = next(t for t in tracks if t["Name"] == "Café del Mar")
+    assert abs(float(cafe["AverageBpm"]) - 120) < 0.5 and cafe["Tonality"] == "8A"
+    assert cafe["Location"].endswith("Zoë - Café del Mar.aiff")
+    order = [int(k) for k in xml.get_playlist("Späti Set").get_tracks()]
+    by_id = {int(t["TrackID"]): t["Name"] for t in tracks}
+    assert [by_id[i] for i in order] == ["Café del Mar", "Two Words"]  # playlist order, first format

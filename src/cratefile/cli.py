@@ -34,11 +34,14 @@ def _our_options(argv: list[str]) -> tuple[argparse.Namespace, list[str]]:
     parser.add_argument("--retry-failed", action="store_true")
     parser.add_argument("--wait", type=float, default=0.0)
     parser.add_argument("--json", action="store_true")
+    parser.add_argument("-o", "--output")
+    parser.add_argument("--format")
     return parser.parse_known_args(argv)
 
 
 USAGE = """usage: cratefile [--manifest playlists.yaml] [--refresh] [--retry-failed] [--wait S] [doit options]
        cratefile status [--json]
+       cratefile export rekordbox [-o FILE] [--format FMT]
        cratefile list | info TASK | clean [TASK] | forget [TASK]   (doit's commands, per track)
   --refresh        re-read every playlist's source now, whatever its refresh interval
   --retry-failed   retry tracks that failed permanently (deleted, geo-blocked, ...) before their cool-off
@@ -88,7 +91,7 @@ def _dispatch(opts: argparse.Namespace, rest: list[str]) -> int:
     from cratefile.manifest import load_manifest
 
     command = rest[0] if rest and not rest[0].startswith("-") else "run"
-    if command not in DOIT_COMMANDS | {"status"}:
+    if command not in DOIT_COMMANDS | {"status", "export"}:
         raise UsageError(f"unknown command {command!r}")
     manifest = load_manifest(Path(opts.manifest))
     if command == "status":
@@ -97,6 +100,8 @@ def _dispatch(opts: argparse.Namespace, rest: list[str]) -> int:
         data = status.collect(manifest)
         print(status.render_json(data) if opts.json else status.render_table(data))
         return EXIT_OK
+    if command == "export":
+        return _export(manifest, opts, rest[1:])
     _setup_logging(manifest.cache / "logs")
     if command not in MUTATING:
         return _run_doit(manifest, opts, rest, reporter=None)
@@ -106,6 +111,17 @@ def _dispatch(opts: argparse.Namespace, rest: list[str]) -> int:
         if command == "run":
             return _build(manifest, opts, rest)
         return _run_doit(manifest, opts, rest, reporter=None)
+
+
+def _export(manifest, opts: argparse.Namespace, what: list[str]) -> int:
+    from cratefile.export import export_rekordbox
+
+    if what != ["rekordbox"]:
+        raise UsageError("export what? (cratefile export rekordbox [-o FILE] [--format FMT])")
+    dest = Path(opts.output) if opts.output else manifest.library / "rekordbox.xml"
+    tracks, playlists = export_rekordbox(manifest, dest, opts.format)
+    print(f"{dest}: {tracks} tracks, {playlists} playlists")
+    return EXIT_OK
 
 
 def _setup_logging(folder: Path) -> None:
@@ -168,7 +184,8 @@ def _build(manifest, opts: argparse.Namespace, rest: list[str]) -> int:
     finally:
         signal.signal(signal.SIGTERM, previous)
     try:
-        report = build_report(ctx, reporter.executed, interrupted=interrupted, errors=reporter.errors)
+        errors = reporter.errors + ([ctx.eagle_down] if ctx.eagle_down else [])
+        report = build_report(ctx, reporter.executed, interrupted=interrupted, errors=errors)
         write_report(ctx.layout.reports, report)
     finally:
         ctx.close()
@@ -176,7 +193,7 @@ def _build(manifest, opts: argparse.Namespace, rest: list[str]) -> int:
         print(line)
     if interrupted:
         raise KeyboardInterrupt
-    if failed_count(report) or reporter.errors:
+    if failed_count(report) or errors:
         return EXIT_FAILED
     if doit_rc not in (0, 1) and not reporter.failures:
         return EXIT_USAGE if doit_rc == 3 else EXIT_FAILED

@@ -21,6 +21,7 @@ from cratefile.naming import assign_names, render_name, safe_component
 from cratefile.records import Manifest, Playlist, Snapshot, TrackRef, digest, stem_of
 from cratefile.stages.analyze import run_analyze
 from cratefile.stages.download import run_download, sidecar_current
+from cratefile.stages.eagle_sync import run_eagle
 from cratefile.stages.fetch import run_fetch, snapshot_fresh
 from cratefile.stages.output import run_convert
 from cratefile.stages.publish import run_publish
@@ -214,3 +215,32 @@ def publish_tasks(ctx: RunContext, snapshots: Mapping[str, Snapshot | None], nam
 
 def _links_present(base: Path, entries: Mapping[str, list[tuple[str, str, str]]]) -> bool:
     return all((base / fmt / name).exists() for fmt, rows in entries.items() for _, name, _ in rows)
+
+
+def eagle_tasks(ctx: RunContext, wanted: Mapping[str, Claim], names: Mapping[str, str],
+                built: frozenset[str]) -> Iterator[dict[str, Any]]:
+    """eagle:<stem>:<fmt> for each built file of a format Eagle wants (manifest `eagle:`)."""
+    config = ctx.manifest.eagle
+    if config is None:
+        return
+    for key, claim in wanted.items():
+        name = names.get(key)
+        if name is None:
+            continue
+        playlists = [p.name for p in claim.playlists]
+        for fmt in claim.formats:
+            if fmt not in config.formats:
+                continue
+            recipe = ctx.manifest.formats[fmt]
+            path = str(ctx.layout.output(fmt, name, recipe.extension))
+            if path not in built:
+                continue
+            fingerprint = digest([recipe.digest, key, name])
+            yield {
+                "name": f"{stem_of(key)}:{fmt}",
+                "doc": f"Eagle item for {Path(path).name}",
+                "actions": [(run_eagle, [ctx, key, fmt, path, playlists, fingerprint])],
+                "file_dep": [path, str(ctx.layout.analysis(key))],
+                "uptodate": [config_changed(digest([config.api_url, config.folder, playlists, fingerprint]))],
+                "verbosity": 0,
+            }

@@ -98,5 +98,6 @@ def summary_lines(report: dict[str, Any]) -> list[str]:
             lines.append(f"  playlist not refreshed: {p['fetch_error']}")
         for f in p["failed"]:
             lines.append(f"  failed {f['key']} ({f['stage']}, {f['category']}): {f['message']}")
+    lines += [f"error: {e}" for e in report["errors"]]
     lines.append(f"{report['tasks_executed']} tasks ran in {report['duration_s']:.1f} s")
     return lines

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from cratefile.catalog.sqlite import Catalog
 from cratefile.errors import TrackFailure
@@ -39,6 +40,8 @@ class RunContext:
     started: float = field(default_factory=time.time)
     outcomes: list[Outcome] = field(default_factory=list)
     playlist_errors: dict[str, str] = field(default_factory=dict)
+    eagle_down: str | None = None  # Eagle's one-line "not running" message, once seen
+    _shared: dict[str, Any] = field(default_factory=dict)  # per-run clients and caches of the sinks
     _catalog: Catalog | None = None
     _pool: "AnalyzerPool | None" = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -63,6 +66,13 @@ class RunContext:
                 self._pool = AnalyzerPool(workers=self.analysis_workers)
             return self._pool
 
+    def shared(self, name: str, make: "Callable[[], Any]") -> Any:
+        """A per-run object (a sink's client, a cache), made on first use, shared by all workers."""
+        with self._lock:
+            if name not in self._shared:
+                self._shared[name] = make()
+            return self._shared[name]
+
     def succeeded(self, key: str, stage: str) -> None:
         with self._lock:
             self.outcomes.append(Outcome(key, stage, True))
@@ -81,4 +91,9 @@ class RunContext:
             pool.close()
         if catalog is not None:
             catalog.close()
+        for obj in self._shared.values():
+            close = getattr(obj, "close", None)
+            if close is not None:
+                close()
+        self._shared.clear()
 

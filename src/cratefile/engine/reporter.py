@@ -62,8 +62,9 @@ class CrateReporter:
             text = "skipped: an earlier step of this track failed"
         else:
             self._finish(task.name)
+        if text not in self.failures.values():  # one line for a cause shared by many tasks
+            self._line(f"FAILED  {task.name}: {text}")
         self.failures[task.name] = text
-        self._line(f"FAILED  {task.name}: {text}")
 
     def skip_uptodate(self, task: Any) -> None:
         if task.actions:

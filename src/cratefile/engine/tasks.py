@@ -34,7 +34,7 @@ def doit_config(ctx: RunContext, reporter: Any | None = None, workers: int | Non
         "num_process": workers or max(2, os.cpu_count() or 2),
         "continue": True,
         "verbosity": 0,
-        "default_tasks": ["fetch", "download", "analyze", "convert", "publish"],
+        "default_tasks": ["fetch", "download", "analyze", "convert", "publish", "eagle"],
     }
     if reporter is not None:
         config["reporter"] = reporter
@@ -49,6 +49,7 @@ class _Inputs:
         self._snapshots: dict[str, Snapshot | None] | None = None
         self._claims: dict[str, plan.Claim] | None = None
         self._names: dict[str, str] | None = None
+        self._built: frozenset[str] | None = None
         self.now = time.time()
 
     @property
@@ -84,6 +85,20 @@ class _Inputs:
         return self._names
 
 
+    def built(self) -> frozenset[str]:
+        """Library files that exist now (asked after the convert tasks ran)."""
+        if self._built is None:
+            layout = self.ctx.layout
+            found = set()
+            for key, name in self.names.items():
+                for fmt in self.claims[key].formats:
+                    path = layout.output(fmt, name, self.ctx.manifest.formats[fmt].extension)
+                    if path.is_file():
+                        found.add(str(path))
+            self._built = frozenset(found)
+        return self._built
+
+
 def make_namespace(ctx: RunContext, reporter: Any | None = None, workers: int | None = None) -> dict[str, Any]:
     """The dict doit's ModuleTaskLoader reads (and that dodo.py exposes as its globals)."""
     inputs = _Inputs(ctx)
@@ -112,15 +127,12 @@ def make_namespace(ctx: RunContext, reporter: Any | None = None, workers: int | 
     @create_after(executed="convert")
     def task_publish() -> Iterator[dict[str, Any]]:
         """Per playlist: a folder of links and an M3U8 per format."""
-        layout = ctx.layout
-        built = set()
-        for key, name in inputs.names.items():
-            claim = inputs.claims[key]
-            for fmt in claim.formats:
-                path = layout.output(fmt, name, ctx.manifest.formats[fmt].extension)
-                if path.is_file():
-                    built.add(str(path))
-        yield from plan.publish_tasks(ctx, inputs.snapshots, inputs.names, frozenset(built))
+        yield from plan.publish_tasks(ctx, inputs.snapshots, inputs.names, inputs.built())
+
+    @create_after(executed="convert")
+    def task_eagle() -> Iterator[dict[str, Any]]:
+        """Each built file of the formats Eagle wants, imported once into its playlists' folders."""
+        yield from plan.eagle_tasks(ctx, inputs.claims, inputs.names, inputs.built())
 
     creators: dict[str, Callable[..., Any]] = {
         "task_fetch": task_fetch,
@@ -128,5 +140,6 @@ def make_namespace(ctx: RunContext, reporter: Any | None = None, workers: int | 
         "task_analyze": task_analyze,
         "task_convert": task_convert,
         "task_publish": task_publish,
+        "task_eagle": task_eagle,
     }
     return {**creators, "DOIT_CONFIG": doit_config(ctx, reporter, workers)}

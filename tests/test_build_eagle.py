@@ -1,0 +1,78 @@
+"""The build's Eagle step against a fake Eagle on 127.0.0.1: imported once, found again, and a
+closed Eagle never stops the build."""
+
+from __future__ import annotations
+
+import json
+import socket
+from pathlib import Path
+
+from conftest import Workspace, make_track
+from fakes.eagle import FakeEagle
+
+
+def _manifest(ws: Workspace, api_url: str) -> None:
+    ws.manifest(f"""
+        playlists:
+          - name: Warmup
+            folder: music
+            formats: [wav, m4a]
+        eagle:
+          api_url: {api_url}
+          formats: [wav]
+    """)
+
+
+def _closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_eagle_imports_each_file_once_into_the_playlist_folder(workspace: Workspace, tmp_path: Path) -> None:
+    make_track(workspace.music / "a.mp3", title="Alpha", artist="Ann", bpm=122, key="Am")
+    make_track(workspace.music / "b.mp3", title="Beta", artist="Bob", bpm=128, key="C", seed=1)
+    with FakeEagle(tmp_path / "Music.library") as eagle:
+        _manifest(workspace, eagle.url)
+        rc, out, err = workspace.run()
+        assert rc == 0, out + err
+        items = eagle.live_items()
+        assert sorted(i["name"] for i in items) == ["Ann - Alpha", "Bob - Beta"]
+        folder = eagle.folder_id("Playlists/Warmup")
+        assert folder and all(folder in i["folders"] for i in items)
+        alpha = next(i for i in items if i["name"] == "Ann - Alpha")
+        assert {"playlist:Warmup", "bpm:122", "key:Am", "camelot:8A", "artist:Ann"} <= set(alpha["tags"])
+        ids = [json.loads(r[0]) for r in workspace.catalog_rows("SELECT eagle_ids FROM tracks")]
+        assert sorted(i["wav"] for i in ids) == sorted(i["id"] for i in items)
+
+        imports = len(eagle.calls("item/addFromPath")) + len(eagle.calls("item/addFromPaths"))
+        rc, out, err = workspace.run()
+        assert rc == 0 and workspace.report()["tasks_executed"] == 0
+        assert len(eagle.calls("item/addFromPath")) + len(eagle.calls("item/addFromPaths")) == imports
+
+        # a lost cache (catalog and doit DB gone) still finds the items instead of importing again
+        for name in ("catalog.sqlite", "doit.sqlite"):
+            for f in (workspace.root / "cache").glob(name + "*"):
+                f.unlink()
+        rc, out, err = workspace.run()
+        assert rc == 0, out + err
+        assert len(eagle.live_items()) == 2
+        assert len(eagle.calls("item/addFromPath")) + len(eagle.calls("item/addFromPaths")) == imports
+
+
+def test_eagle_not_running_is_one_line_and_the_build_goes_on(workspace: Workspace, tmp_path: Path) -> None:
+    make_track(workspace.music / "a.mp3", title="Alpha", artist="Ann")
+    make_track(workspace.music / "b.mp3", title="Beta", artist="Bob", seed=1)
+    _manifest(workspace, f"http://127.0.0.1:{_closed_port()}")
+    rc, out, err = workspace.run()
+    assert rc == 1
+    assert len(list((workspace.root / "library" / "wav").iterdir())) == 2  # the build went on
+    assert len(list((workspace.root / "library" / "m4a").iterdir())) == 2
+    assert out.count("Eagle is not running") == 1, out
+    assert "not running" in " ".join(workspace.report()["errors"])
+
+    with FakeEagle(tmp_path / "Music.library") as eagle:  # next run, Eagle is up: the step is retried
+        _manifest(workspace, eagle.url)
+        rc, out, err = workspace.run()
+        assert rc == 0, out + err
+        assert len(eagle.live_items()) == 2
