@@ -64,7 +64,9 @@ def sweep_parts(folders: list[Path]) -> int:
         except FileNotFoundError:
             continue
         for entry in entries:
-            if entry.name.startswith(".") and ".part" in entry.name and entry.is_file(follow_symlinks=False):
+            name = entry.name
+            ours = name.startswith(".") and (".part" in name or ".dl." in name)  # ours and yt-dlp's (sources/ytdlp.py)
+            if ours and entry.is_file(follow_symlinks=False):
                 with contextlib.suppress(FileNotFoundError):
                     os.unlink(entry.path)
                     removed += 1

@@ -26,6 +26,7 @@ class CrateReporter:
         self.failures: dict[str, str] = {}
         self.errors: list[str] = []
         self.seen: set[str] = set()
+        self._open: dict[str, set[str]] = {}  # track stem -> its tasks not finished yet
         self.uptodate = 0
         self._started_at: dict[str, float] = {}
         self._t0 = time.monotonic()
@@ -39,6 +40,10 @@ class CrateReporter:
     def get_status(self, task: Any) -> None:
         if task.actions:
             self.seen.add(task.name)
+            stem = _stem(task.name)
+            if stem:
+                with self._lock:
+                    self._open.setdefault(stem, set()).add(task.name)
 
     def execute_task(self, task: Any) -> None:
         if task.actions:
@@ -60,6 +65,7 @@ class CrateReporter:
         text = message[-1] if message else type(fail).__name__
         if type(fail).__name__ == "UnmetDependency":
             text = "skipped: an earlier step of this track failed"
+            self._settle(task.name)
         else:
             self._finish(task.name)
         if text not in self.failures.values():  # one line for a cause shared by many tasks
@@ -69,6 +75,7 @@ class CrateReporter:
     def skip_uptodate(self, task: Any) -> None:
         if task.actions:
             self.uptodate += 1
+            self._settle(task.name)
             self._progress(None)
 
     def skip_ignore(self, task: Any) -> None:
@@ -90,7 +97,14 @@ class CrateReporter:
             self.out.flush()
 
     # ---------------------------------------------------------------------------------------
+    def _settle(self, name: str) -> None:
+        stem = _stem(name)
+        if stem:
+            with self._lock:
+                self._open.get(stem, set()).discard(name)
+
     def _finish(self, name: str) -> None:
+        self._settle(name)
         with self._lock:
             self.executed.append(name)
             start = self._started_at.pop(name, None)
@@ -109,13 +123,22 @@ class CrateReporter:
         done = len(self.executed) + self.uptodate
         total = max(len(self.seen), done)
         remaining = total - done
+        with self._lock:
+            tracks = len(self._open)
+            tracks_done = sum(1 for pending in self._open.values() if not pending)
         eta = ""
         if self.executed and remaining:
             per_task = (time.monotonic() - self._t0) / max(len(self.executed), 1)
             eta = f"  ETA {_fmt_seconds(per_task * remaining)}"
         what = f"  {current}" if current else ""
-        self.out.write(f"\r\033[K[{done}/{total} tasks]{eta}{what}"[:200])
+        self.out.write(f"\r\033[K[{tracks_done}/{tracks} tracks, {done}/{total} tasks]{eta}{what}"[:200])
         self.out.flush()
+
+
+def _stem(task_name: str) -> str | None:
+    """The track stem of a per-track task ('convert:<stem>:wav'), None for playlist tasks."""
+    parts = task_name.split(":")
+    return parts[1] if len(parts) >= 2 and parts[0] in {"download", "analyze", "convert", "eagle"} else None
 
 
 def _fmt_seconds(s: float) -> str:
