@@ -102,6 +102,7 @@ class _Inputs:
 def make_namespace(ctx: RunContext, reporter: Any | None = None, workers: int | None = None) -> dict[str, Any]:
     """The dict doit's ModuleTaskLoader reads (and that dodo.py exposes as its globals)."""
     inputs = _Inputs(ctx)
+    ctx.manifest.cache.mkdir(parents=True, exist_ok=True)  # doit opens its DB there before any task runs
 
     def task_fetch() -> Iterator[dict[str, Any]]:
         """Enumerate each playlist's source into its snapshot."""
