@@ -67,6 +67,7 @@ class Category(str, enum.Enum):
     CONVERSION_FAILED = "conversion_failed"
     ANALYSIS_FAILED = "analysis_failed"
     PUBLISH_FAILED = "publish_failed"
+    INTERNAL = "internal_error"  # a bug in cratefile: logged with its traceback, retried next run
 
     @property
     def permanent(self) -> bool:

@@ -12,7 +12,7 @@ from pathlib import Path
 from cratefile import __version__
 from cratefile.catalog.sqlite import Catalog
 from cratefile.errors import UsageError
-from cratefile.keynames import to_notation
+from cratefile.analysis.key import key_in_notation
 from cratefile.layout import Layout
 from cratefile.records import Manifest
 from cratefile.sinks.rekordbox import RbPlaylist, RbTrack, kind_of, stable_track_ids, write_rekordbox_xml
@@ -50,7 +50,7 @@ def export_rekordbox(manifest: Manifest, dest: Path, fmt: str | None = None) -> 
                 tracks[tid] = RbTrack(
                     track_id=tid, path=Path(path).resolve(), name=row.get("title") or Path(path).stem,
                     artist=row.get("artist") or "", album=row.get("album"), bpm=row.get("bpm"),
-                    tonality=to_notation(row["musical_key"], notation) if row.get("musical_key") else None,
+                    tonality=key_in_notation(row["musical_key"], notation) if row.get("musical_key") else None,
                     total_time=int(round(row.get("duration") or 0)), size=st.st_size, kind=kind_of(Path(path)),
                     date_added=time.strftime("%Y-%m-%d", time.localtime(st.st_mtime)),
                 )

@@ -13,8 +13,9 @@ from doit.exceptions import TaskFailed
 
 from cratefile.atomic import read_json, write_json
 from cratefile.engine.context import RunContext
+from cratefile.engine.guard import guarded
 from cratefile.errors import Category, TrackFailure
-from cratefile.keynames import parse_key
+from cratefile.analysis.key import parse_key
 from cratefile.records import AnalysisOptions
 from cratefile.stages.download import audio_path
 
@@ -27,12 +28,16 @@ def choose(measured: dict[str, Any], carried: dict[str, Any], overwrite: bool) -
         bpm = carried.get("bpm")
         if isinstance(bpm, (int, float)) and 0 < bpm < 400:
             out.update(bpm=round(float(bpm), 2), bpm_source="tag")
-        key = parse_key(carried.get("key"))
+        try:
+            key = parse_key(str(carried.get("key") or "")).standard
+        except ValueError:  # absent or not a key: the measured one stands
+            key = None
         if key:
             out.update(key=key, key_source="tag")
     return out
 
 
+@guarded("analyze")
 def run_analyze(ctx: RunContext, key: str, options: AnalysisOptions) -> TaskFailed | bool:
     sidecar = read_json(ctx.layout.sidecar(key)) or {}
     try:

@@ -14,6 +14,7 @@ from doit.exceptions import TaskFailed
 
 from cratefile.atomic import read_json, write_json
 from cratefile.engine.context import RunContext
+from cratefile.engine.guard import guarded
 from cratefile.errors import TrackFailure
 from cratefile.records import TrackRef
 from cratefile.sources import folder as folder_source
@@ -24,6 +25,7 @@ def audio_path(layout_audio: Path, sidecar: dict[str, Any]) -> Path:
     return layout_audio / sidecar["audio"]
 
 
+@guarded("download")
 def run_download(ctx: RunContext, ref: dict[str, Any], kind: str) -> TaskFailed | bool:
     track = TrackRef(**ref)
     dest = ctx.layout.audio

@@ -16,7 +16,7 @@ from doit.exceptions import TaskFailed
 
 from cratefile.atomic import read_json
 from cratefile.engine.context import RunContext
-from cratefile.keynames import to_notation
+from cratefile.analysis.key import key_in_notation
 
 
 
@@ -39,7 +39,7 @@ def eagle_tags(analysis: dict[str, Any], playlists: list[str]) -> list[str]:
     if analysis.get("bpm"):
         tags.append(f"bpm:{round(float(analysis['bpm']))}")
     if analysis.get("key"):
-        tags += [f"key:{analysis['key']}", f"camelot:{to_notation(analysis['key'], 'camelot')}"]
+        tags += [f"key:{analysis['key']}", f"camelot:{key_in_notation(analysis['key'], 'camelot')}"]
     return tags
 
 

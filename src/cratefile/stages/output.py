@@ -16,8 +16,9 @@ from doit.exceptions import TaskFailed
 
 from cratefile.atomic import read_json
 from cratefile.engine.context import RunContext
+from cratefile.engine.guard import guarded
 from cratefile.errors import TrackFailure
-from cratefile.keynames import to_notation
+from cratefile.analysis.key import key_in_notation
 from cratefile.stages.convert import convert
 from cratefile.stages.download import audio_path
 from cratefile.tags import TrackTags
@@ -44,7 +45,7 @@ def track_tags(layout_audio: Path, sidecar: dict[str, Any], analysis: dict[str, 
         album=sidecar.get("album") or album,
         grouping=grouping,
         bpm=analysis.get("bpm"),
-        key=to_notation(key, notation) if key else None,
+        key=key_in_notation(key, notation) if key else None,
         url=sidecar.get("url"),
         genre=sidecar.get("genre"),
         year=upload[:4] if len(upload) >= 4 else None,
@@ -52,6 +53,7 @@ def track_tags(layout_audio: Path, sidecar: dict[str, Any], analysis: dict[str, 
     )
 
 
+@guarded("convert")
 def run_convert(ctx: RunContext, key: str, fmt: str, dst: str, album: str, grouping: str,
                 notation: str) -> TaskFailed | bool:
     layout = ctx.layout
