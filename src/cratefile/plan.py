@@ -151,6 +151,7 @@ def convert_tasks(ctx: RunContext, wanted: Mapping[str, Claim], names: Mapping[s
                   failures: Mapping[str, Failure], now: float) -> Iterator[dict[str, Any]]:
     layout = ctx.layout
     manifest = ctx.manifest
+    recipe_digests = {fmt: recipe.digest for fmt, recipe in manifest.formats.items()}  # once, not per task
     for key, claim in active(ctx, wanted, failures, now):
         name = names.get(key)
         if name is None:
@@ -162,7 +163,7 @@ def convert_tasks(ctx: RunContext, wanted: Mapping[str, Claim], names: Mapping[s
         for fmt in claim.formats:
             recipe = manifest.formats[fmt]
             dst = layout.output(fmt, name, recipe.extension)
-            recipe_digest = digest([recipe.digest, name, album, grouping, notation, TAGS_VERSION])
+            recipe_digest = digest([recipe_digests[fmt], name, album, grouping, notation, TAGS_VERSION])
             yield {
                 "name": f"{stem_of(key)}:{fmt}",
                 "doc": f"{fmt}: {dst.name}",
