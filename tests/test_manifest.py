@@ -161,8 +161,8 @@ def test_full_manifest_loads_into_records(tmp_path: Path) -> None:
             database="01234567-89ab-cdef-0123-456789abcdef",
             token_env="NOTION_TOKEN",
             api_url="http://127.0.0.1:9999",
-            properties=(("title", "Title"), ("bpm", "Tempo"),
-                        ("duration", "Audio Duration (seconds)")),
+            properties=(("bpm", "Tempo"), ("duration", "Audio Duration (seconds)"),
+                        ("title", "Title")),  # sorted by field
         ),
         eagle=EagleConfig(api_url="http://localhost:41595", formats=("aiff",),
                           folder="DJ/{playlist}"),

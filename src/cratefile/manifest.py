@@ -56,8 +56,6 @@ from cratefile.yamlpos import (
 MANIFEST_NAME = "playlists.yaml"
 
 EAGLE_FOLDER_FIELDS = ("playlist",)
-NOTION_FIELDS = ("title", "artist", "source_url", "downloaded", "bpm", "key", "duration",
-                 "path_wav", "path_aiff", "path_m4a", "eagle_id", "status", "playlists", "lock")
 LOOPBACK_ENV = "CRATEFILE_YTDLP_LOOPBACK"
 
 DEFAULT_FORMATS = ("wav",)
@@ -535,7 +533,7 @@ class _Builder:
             token_env=token_env,
             token=token,
             api_url=section.get("api_url", "https://api.notion.com").rstrip("/"),
-            properties=tuple((f, properties[f]) for f in NOTION_FIELDS if f in properties),
+            properties=tuple(sorted(properties.items())),
         )
 
     def eagle(self) -> EagleConfig | None:
