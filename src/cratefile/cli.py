@@ -10,6 +10,7 @@ It wires things and maps errors to exit codes; the logic lives elsewhere.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import logging
 import os
 import signal
@@ -36,12 +37,15 @@ def _our_options(argv: list[str]) -> tuple[argparse.Namespace, list[str]]:
     parser.add_argument("--json", action="store_true")
     parser.add_argument("-o", "--output")
     parser.add_argument("--format")
+    parser.add_argument("--dry-run", action="store_true")
+    parser.add_argument("--stale", action="store_true")
     return parser.parse_known_args(argv)
 
 
 USAGE = """usage: cratefile [--manifest playlists.yaml] [--refresh] [--retry-failed] [--wait S] [doit options]
        cratefile status [--json]
        cratefile export rekordbox [-o FILE] [--format FMT]
+       cratefile notion init-schema | dedupe [--dry-run] | unlock --stale
        cratefile list | info TASK | clean [TASK] | forget [TASK]   (doit's commands, per track)
   --refresh        re-read every playlist's source now, whatever its refresh interval
   --retry-failed   retry tracks that failed permanently (deleted, geo-blocked, ...) before their cool-off
@@ -91,7 +95,7 @@ def _dispatch(opts: argparse.Namespace, rest: list[str]) -> int:
     from cratefile.manifest import load_manifest
 
     command = rest[0] if rest and not rest[0].startswith("-") else "run"
-    if command not in DOIT_COMMANDS | {"status", "export"}:
+    if command not in DOIT_COMMANDS | {"status", "export", "notion"}:
         raise UsageError(f"unknown command {command!r}")
     manifest = load_manifest(Path(opts.manifest))
     if command == "status":
@@ -102,6 +106,8 @@ def _dispatch(opts: argparse.Namespace, rest: list[str]) -> int:
         return EXIT_OK
     if command == "export":
         return _export(manifest, opts, rest[1:])
+    if command == "notion":
+        return _notion(manifest, opts, rest[1:])
     _setup_logging(manifest.cache / "logs")
     if command not in MUTATING:
         return _run_doit(manifest, opts, rest, reporter=None)
@@ -121,6 +127,27 @@ def _export(manifest, opts: argparse.Namespace, what: list[str]) -> int:
     dest = Path(opts.output) if opts.output else manifest.library / "rekordbox.xml"
     tracks, playlists = export_rekordbox(manifest, dest, opts.format)
     print(f"{dest}: {tracks} tracks, {playlists} playlists")
+    return EXIT_OK
+
+
+def _notion(manifest, opts: argparse.Namespace, what: list[str]) -> int:
+    from cratefile.catalog.notion import NotionMirror
+
+    if manifest.notion is None:
+        raise UsageError("playlists.yaml has no notion: section")
+    if what not in (["init-schema"], ["dedupe"], ["unlock"]) or (what == ["unlock"] and not opts.stale):
+        raise UsageError("cratefile notion init-schema | dedupe [--dry-run] | unlock --stale")
+    with NotionMirror(manifest.notion) as mirror:
+        if what == ["init-schema"]:
+            added = mirror.init_schema()
+            print(f"added {len(added)} properties: {', '.join(added)}" if added else "the schema already has every property")
+        elif what == ["dedupe"]:
+            groups = mirror.dedupe(dry_run=opts.dry_run)
+            for g in groups:
+                print(g)
+            print(f"{len(groups)} groups of duplicate pages" + (" (dry run: nothing changed)" if opts.dry_run else " merged"))
+        else:
+            print(f"cleared {mirror.unlock_stale()} stale locks")
     return EXIT_OK
 
 
@@ -184,8 +211,10 @@ def _build(manifest, opts: argparse.Namespace, rest: list[str]) -> int:
     finally:
         signal.signal(signal.SIGTERM, previous)
     try:
-        errors = reporter.errors + ([ctx.eagle_down] if ctx.eagle_down else [])
+        errors = reporter.errors + ([ctx.eagle_down] if ctx.eagle_down else []) + ctx.sink_errors
         report = build_report(ctx, reporter.executed, interrupted=interrupted, errors=errors)
+        if ctx.notion_stats is not None:
+            report["notion"] = dataclasses.asdict(ctx.notion_stats)
         write_report(ctx.layout.reports, report)
     finally:
         ctx.close()

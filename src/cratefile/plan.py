@@ -7,6 +7,7 @@ and which recipe digests make them stale. Tested by comparing dicts.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +23,7 @@ from cratefile.records import Manifest, Playlist, Snapshot, TrackRef, digest, st
 from cratefile.stages.analyze import run_analyze
 from cratefile.stages.download import run_download, sidecar_current
 from cratefile.stages.eagle_sync import run_eagle
+from cratefile.stages.notion_sync import run_notion
 from cratefile.stages.fetch import run_fetch, snapshot_fresh
 from cratefile.stages.output import run_convert
 from cratefile.stages.publish import run_publish
@@ -245,3 +247,20 @@ def eagle_tasks(ctx: RunContext, wanted: Mapping[str, Claim], names: Mapping[str
                 "uptodate": [config_changed(digest([config.api_url, config.folder, playlists, fingerprint]))],
                 "verbosity": 0,
             }
+
+
+def notion_tasks(ctx: RunContext, tracks: list[Any]) -> Iterator[dict[str, Any]]:
+    """One `notion` task per run when the manifest has `notion:`; up to date while the tracks'
+    Notion values are the ones last synced."""
+    config = ctx.manifest.notion
+    if config is None:
+        return
+    yield {
+        "name": "sync",
+        "doc": f"mirror {len(tracks)} tracks into Notion",
+        "actions": [(run_notion, [ctx, tracks])],
+        # page ids the sync itself records are not a change worth another sync
+        "uptodate": [config_changed(digest([config.database, config.api_url, list(config.properties),
+                                            [dataclasses.replace(t, page_id=None) for t in tracks]]))],
+        "verbosity": 0,
+    }

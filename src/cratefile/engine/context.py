@@ -41,6 +41,8 @@ class RunContext:
     outcomes: list[Outcome] = field(default_factory=list)
     playlist_errors: dict[str, str] = field(default_factory=dict)
     eagle_down: str | None = None  # Eagle's one-line "not running" message, once seen
+    sink_errors: list[str] = field(default_factory=list)  # a sink (Notion) failed as a whole
+    notion_stats: Any = None
     _shared: dict[str, Any] = field(default_factory=dict)  # per-run clients and caches of the sinks
     _catalog: Catalog | None = None
     _pool: "AnalyzerPool | None" = None

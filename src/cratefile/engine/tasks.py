@@ -34,7 +34,7 @@ def doit_config(ctx: RunContext, reporter: Any | None = None, workers: int | Non
         "num_process": workers or max(2, os.cpu_count() or 2),
         "continue": True,
         "verbosity": 0,
-        "default_tasks": ["fetch", "download", "analyze", "convert", "publish", "eagle"],
+        "default_tasks": ["fetch", "download", "analyze", "convert", "publish", "eagle", "notion"],
     }
     if reporter is not None:
         config["reporter"] = reporter
@@ -135,6 +135,15 @@ def make_namespace(ctx: RunContext, reporter: Any | None = None, workers: int | 
         """Each built file of the formats Eagle wants, imported once into its playlists' folders."""
         yield from plan.eagle_tasks(ctx, inputs.claims, inputs.names, inputs.built())
 
+    @create_after(executed="eagle")
+    def task_notion() -> Iterator[dict[str, Any]]:
+        """Mirror the catalog into the Notion database (when notion: is configured)."""
+        if ctx.manifest.notion is None or not ctx.layout.catalog.exists():
+            return
+        from cratefile.stages.notion_sync import notion_tracks
+
+        yield from plan.notion_tasks(ctx, notion_tracks(ctx, inputs.claims))
+
     creators: dict[str, Callable[..., Any]] = {
         "task_fetch": task_fetch,
         "task_download": task_download,
@@ -142,5 +151,6 @@ def make_namespace(ctx: RunContext, reporter: Any | None = None, workers: int | 
         "task_convert": task_convert,
         "task_publish": task_publish,
         "task_eagle": task_eagle,
+        "task_notion": task_notion,
     }
     return {**creators, "DOIT_CONFIG": doit_config(ctx, reporter, workers)}

@@ -1,0 +1,69 @@
+"""notion — mirror the catalog's tracks into the user's Notion database, once per run.
+
+The task's inputs are the tracks as the catalog has them after this run's builds; their
+digest is the task's `uptodate`, so a run that changed nothing sends no request at all.
+Page ids are written to the catalog the moment Notion creates them (no duplicate pages
+after a crash). A configuration problem (schema mismatch, validation error) fails the
+step with Notion's message and the build's results stand.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from doit.exceptions import TaskFailed
+
+from cratefile.analysis.key import key_in_notation
+from cratefile.engine.context import RunContext
+from cratefile.errors import CatalogError
+
+
+def notion_tracks(ctx: RunContext, claims: Mapping[str, Any]) -> list[Any]:
+    """NotionTrack records of the manifest's URL tracks (local files have no page)."""
+    from cratefile.catalog.notion import NotionTrack
+
+    catalog = ctx.catalog
+    out = []
+    for key, claim in claims.items():
+        row = catalog.track(key) or {}
+        url = row.get("url") or claim.ref.url
+        if not url or not url.startswith(("http://", "https://")):
+            continue
+        files = {fmt: path for fmt, path in catalog.files_of(key).items() if os.path.exists(path)}
+        downloaded = all(fmt in files for fmt in claim.formats)
+        if row.get("status") == "failed":
+            status: tuple[str, ...] = ("failed", row.get("error_category") or "unknown")
+        else:
+            status = ("built",) if downloaded else ("pending",)
+        notation = claim.playlists[0].analysis.key_notation
+        eagle = json.loads(row.get("eagle_ids") or "{}")
+        out.append(NotionTrack(
+            key=key, source_url=url, title=row.get("title"), artist=row.get("artist"), downloaded=downloaded,
+            bpm=row.get("bpm"),
+            key_name=key_in_notation(row["musical_key"], notation) if row.get("musical_key") else None,
+            duration=row.get("duration"), paths=tuple(sorted(files.items())),
+            eagle_id=next(iter(eagle.values()), None), status=status,
+            playlists=tuple(p.name for p in claim.playlists), page_id=row.get("notion_page_id"),
+        ))
+    return out
+
+
+def run_notion(ctx: RunContext, tracks: Iterable[Any]) -> TaskFailed | bool:
+    from cratefile.catalog.notion import NotionMirror
+
+    config = ctx.manifest.notion
+    assert config is not None
+    catalog = ctx.catalog
+    try:
+        with NotionMirror(config) as mirror:
+            mirror.check_schema()
+            stats = mirror.sync(list(tracks),
+                                on_page_id=lambda key, page_id: catalog.upsert_track(key, notion_page_id=page_id))
+    except CatalogError as exc:
+        ctx.sink_errors.append(f"Notion: {exc}")
+        return TaskFailed(f"Notion: {exc}")
+    ctx.notion_stats = stats
+    return True

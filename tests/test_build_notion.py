@@ -1,0 +1,64 @@
+"""The build's Notion step against the fake Notion (real notion-client SDK) on 127.0.0.1."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from conftest import Workspace
+from fakes.notion import FakeNotion
+from fakes.soundcloud import FakeSoundCloud
+
+
+@pytest.fixture
+def services(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[FakeSoundCloud, FakeNotion]]:
+    with FakeSoundCloud() as sc, FakeNotion() as notion:
+        monkeypatch.setenv("CRATEFILE_YTDLP_LOOPBACK", sc.base_url)
+        monkeypatch.setenv("NOTION_TOKEN", notion.token)
+        yield sc, notion
+
+
+@pytest.mark.slow
+def test_notion_mirror_follows_the_build_without_duplicates(workspace: Workspace, services) -> None:
+    sc, notion = services
+    sc.add_track(1, "Alpha", "DJ One", 6)
+    sc.add_track(2, "Gone", "DJ One", 6, behavior="not_found")
+    set_url = sc.add_set("DJ One", "sunday", [1, 2])
+    workspace.manifest(f"""
+        playlists:
+          - name: Sunday
+            url: {set_url}
+            formats: [wav]
+        notion:
+          database: {notion.database_id.replace('-', '')}
+          api_url: {notion.url}
+    """)
+    rc, out, err = workspace.run()
+    assert rc == 1, out + err  # track 2 is gone
+    assert len(notion.live_pages()) == 2  # the failed track has a page too, with its failure
+    pages = {notion.value(p["id"], "Title"): p["id"] for p in notion.live_pages()}
+    alpha = pages["Alpha"]
+    assert notion.value(alpha, "Downloaded") is True
+    assert notion.value(alpha, "Tempo") is not None
+    assert (notion.value(alpha, "WAV/AIFF/M4A File Path") or "").endswith("/library/wav/DJ One - Alpha.wav")
+    statuses = sorted(str(notion.value(p["id"], "Audio Processing Status")) for p in notion.live_pages())
+    assert any("not_found" in s for s in statuses)
+    recorded = workspace.catalog_rows("SELECT key, notion_page_id FROM tracks ORDER BY key")
+    assert all(pid for _, pid in recorded)
+    assert notion.token not in (out + err)
+    assert notion.token not in (workspace.root / "cache" / "reports" / "latest.json").read_text()
+
+    notion.clear_log()
+    rc, out, err = workspace.run()  # nothing changed: not one request to Notion
+    assert rc == 0, out + err
+    assert notion.requests == []
+
+    # the catalog forgets everything (a lost cache): the next sync adopts the pages, no duplicates
+    for f in (workspace.root / "cache").glob("catalog.sqlite*"):
+        f.unlink()
+    for f in (workspace.root / "cache").glob("doit.sqlite*"):
+        f.unlink()
+    rc, out, err = workspace.run("--retry-failed")
+    assert rc == 1, out + err
+    assert len(notion.live_pages()) == 2
+    assert all(pid for _, pid in workspace.catalog_rows("SELECT key, notion_page_id FROM tracks"))
