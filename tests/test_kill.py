@@ -16,9 +16,9 @@ from conftest import Workspace, make_track
 
 @pytest.mark.slow
 def test_kill_9_then_rerun_resumes(workspace: Workspace) -> None:
-    n = 10
+    n = 16
     for i in range(n):
-        make_track(workspace.music / f"{i:02d} t.wav", bpm=100 + 3 * i, key="Am", seconds=30, seed=i)
+        make_track(workspace.music / f"{i:02d} t.wav", bpm=100 + 3 * i, key="Am", seconds=45, seed=i)
     workspace.manifest("""
         playlists:
           - name: Big
@@ -26,18 +26,21 @@ def test_kill_9_then_rerun_resumes(workspace: Workspace) -> None:
             formats: [wav, aiff, m4a]
     """)
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    proc = subprocess.Popen([sys.executable, "-m", "cratefile.cli"], cwd=workspace.root, env=env,
+    proc = subprocess.Popen([sys.executable, "-m", "cratefile.cli", "-n", "2"], cwd=workspace.root, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     lib = workspace.root / "library"
+
+    def finished() -> dict[Path, int]:
+        return {p: p.stat().st_mtime_ns for p in lib.glob("*/[!.]*") if p.is_file()}
+
     deadline = time.monotonic() + 240
-    while time.monotonic() < deadline:
-        done = list((lib / "m4a").glob("*.m4a")) if (lib / "m4a").exists() else []
-        if len(done) >= 3:
+    while time.monotonic() < deadline:  # wait until some work finished more than 1.5 s ago
+        old = [p for p, m in finished().items() if p.suffix == ".m4a" and m < time.time_ns() - 1.5e9]
+        if len(old) >= 2:
             break
         assert proc.poll() is None, proc.stdout.read().decode() if proc.stdout else ""
-        time.sleep(0.2)
-    time.sleep(1.5)  # let the DB commit what finished before the kill
-    before = {p: p.stat().st_mtime_ns for p in lib.glob("*/*") if p.is_file() and not p.name.startswith(".")}
+        time.sleep(0.1)
+    before = finished()
     settled = {p: m for p, m in before.items() if m < time.time_ns() - 1.5e9}
     proc.send_signal(signal.SIGKILL)
     proc.wait()
@@ -45,7 +48,7 @@ def test_kill_9_then_rerun_resumes(workspace: Workspace) -> None:
 
     for path in before:  # no truncated file under a real name
         audio = mutagen.File(path)
-        assert audio is not None and abs(audio.info.length - 30) < 0.5, path
+        assert audio is not None and abs(audio.info.length - 45) < 0.5, path
 
     rc, out, err = workspace.run()
     assert rc == 0, out + err

@@ -176,13 +176,9 @@ def _run_doit(manifest, opts: argparse.Namespace, rest: list[str], reporter: obj
     manifest.cache.mkdir(parents=True, exist_ok=True)
     namespace = make_namespace(ctx, reporter)  # type: ignore[arg-type]
     main = DoitMain(ModuleTaskLoader(namespace))
-    # doit swaps sys.stdout/stderr around each python-action to capture its output; with
-    # thread workers those swaps race and can leave a capture buffer installed for good.
-    stdout, stderr = sys.stdout, sys.stderr
     try:
         return main.run(rest) or 0
     finally:
-        sys.stdout, sys.stderr = stdout, stderr
         if reporter is None:
             ctx.close()  # type: ignore[union-attr]
 

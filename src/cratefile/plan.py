@@ -28,6 +28,12 @@ from cratefile.stages.fetch import run_fetch, snapshot_fresh
 from cratefile.stages.output import run_convert
 from cratefile.stages.publish import run_publish
 
+def _quiet() -> dict[str, Any]:
+    """Actions print nothing (they log), so doit need not capture their output: its capture
+    swaps the process-wide sys.stdout/stderr from worker threads, and those swaps race."""
+    return {"verbosity": 0, "io": {"capture": False}}
+
+
 # Bump when the tags a convert task writes change shape: every file is rewritten.
 TAGS_VERSION = 1
 
@@ -82,7 +88,7 @@ def fetch_tasks(ctx: RunContext) -> Iterator[dict[str, Any]]:
             "actions": [(run_fetch, [ctx, p.slug])],
             "targets": [str(layout.snapshot(p.slug))],
             "uptodate": [(snapshot_fresh, [ctx, p.slug])],
-            "verbosity": 0,
+            **_quiet(),
         }
 
 
@@ -104,7 +110,7 @@ def download_tasks(ctx: RunContext, wanted: Mapping[str, Claim], failures: Mappi
             "actions": [(run_download, [ctx, _ref_data(claim.ref), claim.kind])],
             "targets": [str(ctx.layout.sidecar(key))],
             "uptodate": [(sidecar_current, [ctx, key, claim.kind])],
-            "verbosity": 0,
+            **_quiet(),
         }
 
 
@@ -122,7 +128,7 @@ def analyze_tasks(ctx: RunContext, wanted: Mapping[str, Claim], failures: Mappin
             "task_dep": [f"download:{stem_of(key)}"],
             "targets": [str(ctx.layout.analysis(key))],
             "uptodate": [config_changed(f"{algo_version}:{options.digest}")],
-            "verbosity": 0,
+            **_quiet(),
         }
 
 
@@ -175,7 +181,7 @@ def convert_tasks(ctx: RunContext, wanted: Mapping[str, Claim], names: Mapping[s
                 "targets": [str(dst)],
                 "uptodate": [config_changed(recipe_digest)],
                 "clean": True,
-                "verbosity": 0,
+                **_quiet(),
             }
 
 
@@ -212,7 +218,7 @@ def publish_tasks(ctx: RunContext, snapshots: Mapping[str, Snapshot | None], nam
             "file_dep": deps,
             "targets": [str(layout.m3u(folder, fmt)) for fmt in p.formats],
             "uptodate": [config_changed(digest(entries)), (_links_present, [layout.playlist_dir(folder), entries])],
-            "verbosity": 0,
+            **_quiet(),
         }
 
 
@@ -245,7 +251,7 @@ def eagle_tasks(ctx: RunContext, wanted: Mapping[str, Claim], names: Mapping[str
                 "actions": [(run_eagle, [ctx, key, fmt, path, playlists, fingerprint])],
                 "file_dep": [path, str(ctx.layout.analysis(key))],
                 "uptodate": [config_changed(digest([config.api_url, config.folder, playlists, fingerprint]))],
-                "verbosity": 0,
+                **_quiet(),
             }
 
 
@@ -262,5 +268,5 @@ def notion_tasks(ctx: RunContext, tracks: list[Any]) -> Iterator[dict[str, Any]]
         # page ids the sync itself records are not a change worth another sync
         "uptodate": [config_changed(digest([config.database, config.api_url, list(config.properties),
                                             [dataclasses.replace(t, page_id=None) for t in tracks]]))],
-        "verbosity": 0,
+        **_quiet(),
     }
