@@ -62,3 +62,44 @@ def test_notion_mirror_follows_the_build_without_duplicates(workspace: Workspace
     assert rc == 1, out + err
     assert len(notion.live_pages()) == 2
     assert all(pid for _, pid in workspace.catalog_rows("SELECT key, notion_page_id FROM tracks"))
+
+
+@pytest.mark.slow
+def test_a_page_added_by_hand_is_built_by_the_next_run(workspace: Workspace, services) -> None:
+    sc, notion = services
+    sc.add_track(11, "Phone Find", "DJ Two", 6)
+    sc.add_track(12, "Old Find", "DJ Two", 6)
+    by_hand = notion.seed_page({"Title": "Phone Find", "SoundCloud URL": sc.url_of_track(11), "Downloaded": False})
+    done = notion.seed_page({"Title": "Old Find", "SoundCloud URL": sc.url_of_track(12), "Downloaded": True})
+    workspace.manifest(f"""
+        playlists:
+          - name: Inbox
+            notion: {{filter: unprocessed}}
+            formats: [aiff]
+            refresh: 0
+        notion:
+          database: {notion.database_id}
+          api_url: {notion.url}
+    """)
+    rc, out, err = workspace.run()
+    assert rc == 0, out + err
+    assert [p.name for p in (workspace.root / "library" / "aiff").iterdir()] == ["DJ Two - Phone Find.aiff"]
+    assert len(notion.live_pages()) == 2  # the hand-made page was updated, not duplicated
+    assert notion.value(by_hand, "Downloaded") is True
+    assert notion.value(by_hand, "Tempo") is not None
+    assert notion.value(done, "Tempo") is None  # a page we did not take is left alone
+
+    rc, out, err = workspace.run()  # processed now: the track stays in the playlist, nothing to do
+    assert rc == 0, out + err
+    assert len(list((workspace.root / "library" / "playlists" / "Inbox" / "aiff").iterdir())) == 1
+
+
+def test_a_notion_playlist_needs_the_notion_section(workspace: Workspace) -> None:
+    workspace.manifest("""
+        playlists:
+          - name: Inbox
+            notion: {filter: unprocessed}
+    """)
+    rc, out, err = workspace.run()
+    assert rc == 2
+    assert "playlists.yaml:4 playlists[0].notion: a Notion playlist needs the top-level notion: section" in err

@@ -495,6 +495,11 @@ class _Builder:
                 self.bad(path, f"{self.show(path)} {what}{shown}",
                          "folder: is relative to the folder holding playlists.yaml")
             return Source("folder", str(folder))
+        if "notion" in entry:
+            if self.data.get("notion") is None:
+                self.bad((*base, "notion"), "a Notion playlist needs the top-level notion: section",
+                         "add notion: {database: ..., token_env: NOTION_TOKEN}")
+            return Source("notion", entry["notion"]["filter"])
         url: str = entry["url"]
         if any(c.isspace() for c in url) or not urlsplit(url).hostname:
             self.bad((*base, "url"), f"{self.show((*base, 'url'))} is not a valid URL",

@@ -89,8 +89,8 @@ class YtdlpOptions:
 
 @dataclass(frozen=True)
 class Source:
-    kind: Literal["url", "folder"]
-    location: str  # the URL, or the folder's absolute path
+    kind: Literal["url", "folder", "notion"]
+    location: str  # the URL, the folder's absolute path, or the Notion filter
 
 
 @dataclass(frozen=True)

@@ -7,22 +7,57 @@ unchanged. A playlist that cannot be enumerated keeps its previous snapshot.
 
 from __future__ import annotations
 
+import logging
 import time
 from pathlib import Path
 
 from doit.exceptions import TaskFailed
 
 from cratefile.engine.context import RunContext
-from cratefile.errors import CratefileError
-from cratefile.records import Playlist, Snapshot
-from cratefile.snapshots import snapshot_meta, write_snapshot
+from cratefile.errors import CratefileError, SourceError
+from cratefile.records import Playlist, Snapshot, TrackRef
+from cratefile.snapshots import read_snapshot, snapshot_meta, write_snapshot
 from cratefile.sources import folder as folder_source
+
+log = logging.getLogger(__name__)
+
+
+def _enumerate_notion(ctx: RunContext, playlist: Playlist) -> list[TrackRef]:
+    """Pages matching the filter, resolved to track keys; tracks taken earlier stay listed.
+
+    A page's URL is resolved once (one request) and remembered in the snapshot."""
+    from cratefile.catalog.notion import NotionMirror
+    from cratefile.sources import ytdlp
+
+    assert ctx.manifest.notion is not None
+    previous = read_snapshot(ctx.layout.snapshot(playlist.slug))
+    refs = list(previous.tracks) if previous else []
+    known = {t.url for t in refs}
+    with NotionMirror(ctx.manifest.notion) as mirror:
+        pages = mirror.pending_pages(playlist.source.location)
+    for page in pages:
+        if page.source_url in known:
+            continue
+        try:
+            found = ytdlp.enumerate_playlist(page.source_url, ctx.manifest.ytdlp)
+        except SourceError as exc:
+            log.warning("Notion page %s: %s", page.page_id, exc)
+            ctx.playlist_errors[playlist.slug] = f"page {page.page_id} ({page.source_url}): {exc}"
+            continue
+        for r in found[:1]:  # a page is one track
+            refs.append(TrackRef(r.key, page.source_url, r.title or page.title, r.artist or page.artist,
+                                 r.duration, r.entry))
+            known.add(page.source_url)
+            ctx.catalog.upsert_track(r.key, notion_page_id=page.page_id)
+    return refs
 
 
 def _enumerate(ctx: RunContext, playlist: Playlist) -> tuple[list, dict]:
     if playlist.source.kind == "folder":
         where = Path(playlist.source.location)
         return folder_source.enumerate_folder(where), {"digest": folder_source.listing_digest(where)}
+    if playlist.source.kind == "notion":
+        return _enumerate_notion(ctx, playlist), {}
     from cratefile.sources import ytdlp
 
     return ytdlp.enumerate_playlist(playlist.source.location, ctx.manifest.ytdlp), {}
