@@ -103,3 +103,41 @@ def test_a_notion_playlist_needs_the_notion_section(workspace: Workspace) -> Non
     rc, out, err = workspace.run()
     assert rc == 2
     assert "playlists.yaml:4 playlists[0].notion: a Notion playlist needs the top-level notion: section" in err
+
+
+@pytest.mark.slow
+def test_a_page_locked_by_another_machine_is_skipped_until_its_lock_expires(workspace: Workspace, services) -> None:
+    import time
+
+    sc, notion = services
+    sc.add_track(21, "Shared", "DJ Three", 6)
+    other = f"4242:other-host:{'a' * 32}:{int(time.time())}"
+    page = notion.seed_page({"Title": "Shared", "SoundCloud URL": sc.url_of_track(21), "Downloaded": False,
+                             "Processing Lock": other})
+    workspace.manifest(f"""
+        playlists:
+          - name: Inbox
+            notion: {{filter: unprocessed}}
+            formats: [wav]
+        notion:
+          database: {notion.database_id}
+          api_url: {notion.url}
+    """)
+    rc, out, err = workspace.run()
+    assert rc == 1, out + err
+    (failure,) = workspace.report()["playlists"][0]["failed"]
+    assert failure["category"] == "locked_elsewhere"
+    assert not (workspace.root / "library" / "wav").exists()
+    assert notion.value(page, "Processing Lock") == other  # never touched someone else's fresh lock
+
+    # the other machine died: its lock is cleared as `cratefile notion unlock --stale` does
+    from cratefile.catalog.notion import NotionMirror
+
+    with NotionMirror(notion.config()) as m:
+        assert m.unlock_stale(stale_after=0) == 1  # any age counts as stale here
+    assert notion.value(page, "Processing Lock") in ("", None)
+    rc, out, err = workspace.run()  # locked_elsewhere is retried on the next run
+    assert rc == 0, out + err
+    assert (workspace.root / "library" / "wav" / "DJ Three - Shared.wav").exists()
+    assert notion.value(page, "Processing Lock") in ("", None)  # released when the run ended
+    assert notion.value(page, "Downloaded") is True

@@ -188,6 +188,7 @@ def _build(manifest, opts: argparse.Namespace, rest: list[str]) -> int:
     from cratefile.engine.context import RunContext
     from cratefile.engine.reporter import CrateReporter
     from cratefile.plan import playlist_folder
+    from cratefile.stages import notion_lock
     from cratefile.report import build_report, failed_count, summary_lines, write_report
 
     ctx = RunContext(manifest, refresh=opts.refresh, retry_failed=opts.retry_failed,
@@ -206,6 +207,8 @@ def _build(manifest, opts: argparse.Namespace, rest: list[str]) -> int:
         interrupted = True
     finally:
         signal.signal(signal.SIGTERM, previous)
+        if manifest.notion is not None:
+            notion_lock.release_all(ctx)
     try:
         errors = reporter.errors + ([ctx.eagle_down] if ctx.eagle_down else []) + ctx.sink_errors
         report = build_report(ctx, reporter.executed, interrupted=interrupted, errors=errors)

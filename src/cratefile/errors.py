@@ -67,6 +67,7 @@ class Category(str, enum.Enum):
     CONVERSION_FAILED = "conversion_failed"
     ANALYSIS_FAILED = "analysis_failed"
     PUBLISH_FAILED = "publish_failed"
+    LOCKED_ELSEWHERE = "locked_elsewhere"  # another machine is building this Notion page
     INTERNAL = "internal_error"  # a bug in cratefile: logged with its traceback, retried next run
 
     @property

@@ -18,6 +18,7 @@ from cratefile.engine.guard import guarded
 from cratefile.errors import TrackFailure
 from cratefile.records import TrackRef
 from cratefile.sources import folder as folder_source
+from cratefile.stages import notion_lock
 
 
 def audio_path(layout_audio: Path, sidecar: dict[str, Any]) -> Path:
@@ -31,6 +32,7 @@ def run_download(ctx: RunContext, ref: dict[str, Any], kind: str) -> TaskFailed 
     dest = ctx.layout.audio
     dest.mkdir(parents=True, exist_ok=True)
     try:
+        notion_lock.take(ctx, track.key)
         if kind == "folder":
             sidecar = folder_source.prepare(track, dest)
         else:
