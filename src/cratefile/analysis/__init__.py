@@ -1,0 +1,53 @@
+"""Audio analysis: BPM, key, duration and loudness of one track, in process or in workers.
+
+    from cratefile.analysis import ALGO_VERSION, AnalyzerPool, analyze_file, key_in_notation
+
+    result = analyze_file(path, AnalysisOptions())          # in this process
+    with AnalyzerPool(workers=2) as pool:                   # long-lived worker processes
+        result = pool.analyze(path, AnalysisOptions())
+
+The result is a JSON-able dict: bpm (folded into [bpm_min, bpm_max), 0.01), bpm_confidence
+(0..1), key ("Am", "F#m", "Eb": the Camelot-wheel spelling of DJ software), camelot ("8A"),
+openkey ("1m"), key_confidence (correlation margin), duration (s), loudness_db (EBU R128
+integrated loudness, LUFS), loudness_unit ("LUFS") and algo_version.
+
+Names are resolved lazily (PEP 562) so that importing this package, or the worker module in a
+fresh process, does not load numpy before the worker has pinned its thread counts.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+# Bump whenever a result for the same file could change: it enters doit's uptodate, so a new
+# version re-analyses (and re-tags) the library.
+ALGO_VERSION = "2026.11-1"
+
+_EXPORTS = {
+    "analyze_file": "cratefile.analysis.track",
+    "analyze_signal": "cratefile.analysis.track",
+    "analyze_samples": "cratefile.analysis.track",
+    "AnalyzerPool": "cratefile.analysis.workers",
+    "key_in_notation": "cratefile.analysis.key",
+    "parse_key": "cratefile.analysis.key",
+    "Key": "cratefile.analysis.key",
+    "fold_bpm": "cratefile.analysis.tempo",
+}
+
+__all__ = ["ALGO_VERSION", *sorted(_EXPORTS)]
+
+if TYPE_CHECKING:
+    from cratefile.analysis.key import Key, key_in_notation, parse_key
+    from cratefile.analysis.tempo import fold_bpm
+    from cratefile.analysis.track import analyze_file, analyze_samples, analyze_signal
+    from cratefile.analysis.workers import AnalyzerPool
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'cratefile.analysis' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value

@@ -1,0 +1,256 @@
+"""Tempo: onset envelope, global periodicity, octave folding, refinement on beat times.
+
+The recipe measured in REFERENCE.md ("audio stack"):
+1. An onset envelope at 11.6 ms frames (hop 128 at 11,025 Hz): log-compressed band energies,
+   positive spectral flux, slow loudness changes removed.
+2. A global autocorrelation. Every candidate period in one octave is scored with the
+   autocorrelation at its octave family (P/2, P, 2P, 4P), so that 8th-note hats, beats and bars
+   all vote for the same tempo, while a 3:2 rival (dotted rhythms, triplets) collects fewer
+   votes. Sub-frame precision comes from the autocorrelation upsampled 8x through its spectrum
+   and parabolic peak interpolation at growing multiples (1, 2, 4, 8 ...) of the period.
+3. Beats are tracked along the track at that period and their times regressed on their index.
+   The mean of the two periods is the answer: within 0.03 BPM on 30 s of the bench set,
+   0.06 BPM on 15 s.
+4. The BPM is folded into the requested range, one octave ([88, 176) by default): a range wider
+   than an octave cannot tell 87 from 174.
+
+No pulse at all (under 2 s of audio, or no onsets) gives bpm 0.0 with confidence 0.0.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from cratefile.analysis.decode import Samples, frame_blocks
+
+TEMPO_SR = 11025
+HOP = 128  # 11.6 ms at 11,025 Hz
+N_FFT = 512  # 46 ms
+N_BANDS = 24
+SEARCH_BPM_MIN = 88.0  # periods are searched in [88, 176) BPM, then folded
+MAX_ACF_POINTS = 1 << 20  # upsampled autocorrelation size cap (8 MB)
+
+
+@dataclass(frozen=True)
+class TempoEstimate:
+    bpm: float  # folded, not rounded
+    confidence: float  # 0..1
+    beats: int  # beats used in the final regression
+
+
+def _band_matrix(sr: int, n_fft: int) -> np.ndarray:
+    """Triangular bands on a log-frequency axis, 40 Hz to Nyquist: (bins, N_BANDS)."""
+    freqs = np.fft.rfftfreq(n_fft, 1.0 / sr)
+    edges = np.geomspace(40.0, sr / 2.0, N_BANDS + 2)
+    bands = np.zeros((len(freqs), N_BANDS), dtype=np.float32)
+    for b in range(N_BANDS):
+        lo, mid, hi = edges[b : b + 3]
+        rise = (freqs - lo) / (mid - lo)
+        fall = (hi - freqs) / (hi - mid)
+        bands[:, b] = np.clip(np.minimum(rise, fall), 0.0, None)
+    # Low bands are narrower than one bin at this FFT size; never leave a band empty.
+    for b in range(N_BANDS):
+        if bands[:, b].sum() == 0:
+            bands[np.argmin(np.abs(freqs - edges[b + 1])), b] = 1.0
+    return bands
+
+
+def onset_envelope(samples: Samples) -> tuple[np.ndarray, float]:
+    """Onset strength per frame and the frame rate (frames per second)."""
+    sr = samples.sr
+    hop = max(1, round(HOP * sr / TEMPO_SR))
+    n_fft = N_FFT * hop // HOP
+    window = np.hanning(n_fft).astype(np.float32)
+    bands = _band_matrix(sr, n_fft)
+    parts = []
+    for frames in frame_blocks(samples, n_fft, hop, pad=n_fft // 2, per_block=4096):
+        mag = np.abs(np.fft.rfft(frames * window, axis=1)).astype(np.float32)
+        # einsum, not @: BLAS would wake its thread pool, which spins for more CPU than it saves
+        parts.append(np.einsum("fb,bk->fk", mag, bands))
+    logbands = np.concatenate(parts)
+    np.log1p(100.0 * logbands, out=logbands)
+    flux = np.maximum(np.diff(logbands, axis=0, prepend=logbands[:1]), 0.0).sum(axis=1)
+    rate = sr / hop
+    # Remove the slow loudness contour (a breakdown, a riser) so only the pulse remains.
+    env = np.maximum(flux - _moving_mean(flux, int(rate)), 0.0)
+    return env.astype(np.float64), rate
+
+
+def _moving_mean(x: np.ndarray, width: int) -> np.ndarray:
+    width = max(1, width | 1)
+    padded = np.pad(x, (width // 2, width // 2), mode="edge")
+    csum = np.concatenate([[0.0], np.cumsum(padded, dtype=np.float64)])
+    return (csum[width:] - csum[:-width]) / width
+
+
+def _autocorrelation(env: np.ndarray) -> tuple[np.ndarray, int]:
+    """Normalised unbiased autocorrelation of the envelope, sampled every 1/up frame (up is
+    returned too): interpolating through the spectrum makes the sub-frame peak positions
+    better than a parabola through frame-spaced points."""
+    x = env - env.mean()
+    n = len(x)
+    size = 1 << (2 * n - 1).bit_length()
+    up = int(np.clip(MAX_ACF_POINTS // size, 1, 8))  # long mixes need no help, and no memory
+    spec = np.fft.rfft(x, size)
+    power = np.zeros(size * up // 2 + 1)
+    power[: len(spec)] = spec.real**2 + spec.imag**2
+    acf = np.fft.irfft(power, size * up)[: n * up]
+    acf /= n - np.arange(n * up) / up  # unbiased: long lags are not penalised for short overlap
+    return (acf / acf[0] if acf[0] > 0 else acf), up
+
+
+def _parabolic_peak(values: np.ndarray, i: int) -> float:
+    """Sub-sample position of the maximum at index i (0 < i < len - 1)."""
+    a, b, c = values[i - 1], values[i], values[i + 1]
+    denom = a - 2.0 * b + c
+    return i + (0.5 * (a - c) / denom if denom < 0 else 0.0)
+
+
+def _family_scores(acf: np.ndarray, lags: np.ndarray) -> np.ndarray:
+    """Autocorrelation summed over each lag's octave family P/2, P, 2P, 4P."""
+    limit = len(acf) - 2
+    idx = np.arange(len(acf))
+    total = np.zeros_like(lags)
+    for factor in (0.5, 1.0, 2.0, 4.0):
+        at = lags * factor
+        ok = at < limit * 0.5  # keep at least half the signal overlapping
+        total += np.where(ok, np.interp(at, idx, acf), 0.0)
+    return total
+
+
+def _refine_period(acf: np.ndarray, up: int, period: float) -> float:
+    """Sharpen the period with the autocorrelation peaks at 1, 2, 4, 8 ... periods."""
+    m = 1
+    while m * period * up < len(acf) * 0.5:
+        centre = m * period * up
+        half = max(1, int(0.2 * period * up))
+        lo, hi = max(1, int(centre) - half), min(len(acf) - 2, int(centre) + half + 1)
+        if hi - lo < 3:
+            break
+        i = lo + int(np.argmax(acf[lo:hi]))
+        if lo < i < hi - 1:
+            period = _parabolic_peak(acf, i) / (m * up)
+        m *= 2
+    return period
+
+
+def _track(env: np.ndarray, intercept: float, period: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Onset peaks within 10 % of a period of each grid point intercept + k * period:
+    (beat indices k, sub-frame times, peak heights), clear onsets only."""
+    n = len(env)
+    half = max(1, int(round(0.1 * period)))
+    k = np.arange(int((n - 1 - intercept) / period) + 1)
+    centre = np.round(intercept + k * period).astype(int)
+    inside = (centre - half >= 1) & (centre + half <= n - 2)
+    k, centre = k[inside], centre[inside]
+    if len(k) == 0:
+        return k, np.empty(0), np.empty(0)
+    offsets = np.arange(-half, half + 1)
+    windows = env[centre[:, None] + offsets[None, :]]
+    best = np.argmax(windows, axis=1)
+    peak = windows[np.arange(len(k)), best]
+    i = centre + offsets[best]
+    # A beat with no drum on it peaks on noise; a peak on the window edge is a neighbour's.
+    clear = (peak >= 0.3 * np.median(peak)) & (peak > 0) & (best > 0) & (best < 2 * half)
+    k, i, peak = k[clear], i[clear], peak[clear]
+    a, b, c = env[i - 1], peak, env[i + 1]
+    denom = a - 2.0 * b + c
+    shift = np.where(denom < 0, 0.5 * (a - c) / np.where(denom < 0, denom, -1.0), 0.0)
+    return k, i + shift, peak
+
+
+def _weighted_line(x: np.ndarray, y: np.ndarray, w: np.ndarray) -> tuple[float, float]:
+    """Least-squares slope and intercept of y on x with weights w (closed form: no LAPACK)."""
+    sw = w.sum()
+    mx, my = (w * x).sum() / sw, (w * y).sum() / sw
+    dx = x - mx
+    slope = float((w * dx * (y - my)).sum() / (w * dx * dx).sum())
+    return slope, float(my - slope * mx)
+
+
+def _beat_regression(env: np.ndarray, period: float) -> tuple[float, int]:
+    """Track beats at `period` and regress their times on their index; (period, beats used)."""
+    n = len(env)
+    count = int((n - 1) / period)
+    if count < 4:
+        return period, 0
+    # Phase: the comb through the envelope with the most energy.
+    phases = np.arange(0.0, period, 0.25)
+    grid = phases[:, None] + period * np.arange(count)[None, :]
+    comb = np.interp(grid, np.arange(n), env).sum(axis=1)
+    intercept = float(phases[int(np.argmax(comb))])
+    used = 0
+    # Two passes: the second tracks along the fitted grid and finds beats the first missed.
+    for _ in range(2):
+        k, t, w = _track(env, intercept, period)
+        k = k.astype(float)
+        for _ in range(3):  # drop outliers (a flam, a ghost note) and refit
+            if len(k) < 4:
+                return period, used
+            slope, icpt = _weighted_line(k, t, w * w)
+            resid = np.abs(t - (icpt + slope * k))
+            keep = resid < max(0.05 * slope, 3.0 * float(np.median(resid)))
+            if keep.all():
+                break
+            k, t, w = k[keep], t[keep], w[keep]
+        if abs(slope / period - 1.0) > 0.02:  # the fit ran off: keep the periodicity estimate
+            return period, used
+        period, intercept, used = float(slope), float(icpt), len(k)
+    return period, used
+
+
+def fold_bpm(bpm: float, bpm_min: float, bpm_max: float) -> float:
+    """Move bpm by octaves into [bpm_min, bpm_max); with a range narrower than an octave, to
+    the member of its octave family nearest the range; wider, to the lowest member in it."""
+    if bpm <= 0 or not math.isfinite(bpm):
+        return bpm
+    while bpm < bpm_min:
+        bpm *= 2.0
+    while bpm >= bpm_min * 2.0:
+        bpm /= 2.0
+    if bpm >= bpm_max:  # the range is narrower than an octave
+        below = bpm / 2.0
+        bpm = below if (bpm_min - below) < (bpm - bpm_max) else bpm
+    return bpm
+
+
+def estimate_tempo(samples: Samples, bpm_min: float = 88.0, bpm_max: float = 176.0) -> TempoEstimate:
+    env, rate = onset_envelope(samples)
+    return tempo_from_envelope(env, rate, bpm_min, bpm_max)
+
+
+def tempo_from_envelope(env: np.ndarray, rate: float, bpm_min: float, bpm_max: float) -> TempoEstimate:
+    if len(env) < 2 * rate or not np.any(env > 0):
+        return TempoEstimate(0.0, 0.0, 0)
+    fine_acf, up = _autocorrelation(env)
+    acf = fine_acf[::up]
+    # Search one octave of periods; the octave family makes the choice octave-blind, the
+    # folding below puts the answer where the user wants it. The octave searched stays
+    # [88, 176) whatever that range: at slower levels a beat holds more subdivisions, whose
+    # peaks crowd the refinement windows.
+    lag_hi = 60.0 * rate / SEARCH_BPM_MIN
+    lags = np.arange(lag_hi / 2.0, lag_hi + 0.05, 0.05)
+    scores = _family_scores(acf, lags)
+    best = int(np.argmax(scores))
+    period = float(lags[best])
+    top = float(scores[best])
+    # Rival: the best period that is not the same tempo (4 % away, on the octave circle).
+    ratio = np.log2(lags / period)
+    distance = np.abs(ratio - np.round(ratio))
+    rival = float(scores[distance > math.log2(1.04)].max(initial=0.0))
+    # Confidence: how clearly this tempo beats its best rival, times how periodic the envelope
+    # is at all (noise scores ~0.03 per family member, dance music 0.25-0.45, a click 0.6).
+    margin = float(np.clip((top - max(rival, 0.0)) / top, 0.0, 1.0)) if top > 0 else 0.0
+    strength = float(np.clip(top / 4.0 / 0.3, 0.0, 1.0))
+    confidence = math.sqrt(margin) * strength
+
+    period = _refine_period(fine_acf, up, period)
+    # The two estimates err independently (the autocorrelation compares like with like; the
+    # regression sees every beat's absolute time): their mean was the best on the bench.
+    regressed, used = _beat_regression(env, period)
+    period = 0.5 * (period + regressed)
+    bpm = 60.0 * rate / period
+    return TempoEstimate(fold_bpm(bpm, bpm_min, bpm_max), confidence, used)
