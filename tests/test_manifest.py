@@ -392,7 +392,7 @@ def test_both_folder_and_url(tmp_path: Path) -> None:
 
 def test_neither_folder_nor_url(tmp_path: Path) -> None:
     msg = error(tmp_path, ONE + "  - name: B\n    refresh: 1h\n")
-    assert msg == "playlists.yaml:4 playlists[1]: needs folder: or url: (give exactly one of them)"
+    assert msg == "playlists.yaml:4 playlists[1]: needs folder: or url: or notion: (give exactly one of them)"
 
 
 def test_missing_folder(tmp_path: Path) -> None:

@@ -22,7 +22,8 @@ from cratefile.stages.download import audio_path
 
 def choose(measured: dict[str, Any], carried: dict[str, Any], overwrite: bool) -> dict[str, Any]:
     """Final BPM/key: the file's own tags win unless overwrite; measured values otherwise."""
-    out: dict[str, Any] = {"bpm": measured.get("bpm"), "bpm_source": "analysis",
+    # the analyzer says 0.0 when it finds no pulse: unknown, not zero
+    out: dict[str, Any] = {"bpm": measured.get("bpm") or None, "bpm_source": "analysis",
                            "key": measured.get("key"), "key_source": "analysis"}
     if not overwrite:
         bpm = carried.get("bpm")
