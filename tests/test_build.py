@@ -270,3 +270,24 @@ def test_rekordbox_export_loads_with_pyrekordbox(workspace: Workspace) -> None:
     order = [int(k) for k in xml.get_playlist("Späti Set").get_tracks()]
     by_id = {int(t["TrackID"]): t["Name"] for t in tracks}
     assert [by_id[i] for i in order] == ["Café del Mar", "Two Words"]  # playlist order, first format
+
+
+def test_rekordbox_xml_as_a_build_target_follows_the_playlist(workspace: Workspace) -> None:
+    from cratefile.sinks.rekordbox import read_locations
+
+    make_track(workspace.music / "01 a.mp3", title="A", artist="X", bpm=120, key="Am")
+    workspace.manifest("""
+        playlists:
+          - name: Set
+            folder: music
+            formats: [aiff]
+        rekordbox:
+          path: exports/rekordbox.xml
+    """)
+    assert workspace.run()[0] == 0
+    xml = workspace.root / "exports" / "rekordbox.xml"
+    assert [p.name for p in read_locations(xml)] == ["X - A.aiff"]
+    assert workspace.run()[0] == 0 and workspace.report()["tasks_executed"] == 0
+    make_track(workspace.music / "02 b.mp3", title="B", artist="Y", bpm=126, key="C", seed=1)
+    assert workspace.run()[0] == 0
+    assert [p.name for p in read_locations(xml)] == ["X - A.aiff", "Y - B.aiff"]

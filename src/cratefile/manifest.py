@@ -37,6 +37,7 @@ from cratefile.records import (
     NamingRule,
     NotionConfig,
     Playlist,
+    RekordboxConfig,
     RetryPolicy,
     Source,
     YtdlpOptions,
@@ -306,6 +307,7 @@ class _Builder:
             playlists=self.playlists(formats, analysis),
             notion=self.notion(),
             eagle=self.eagle(),
+            rekordbox=self.rekordbox(),
         )
 
     # -- paths
@@ -540,6 +542,16 @@ class _Builder:
             api_url=section.get("api_url", "https://api.notion.com").rstrip("/"),
             properties=tuple(sorted(properties.items())),
         )
+
+    def rekordbox(self) -> RekordboxConfig | None:
+        section = self.data.get("rekordbox")
+        if section is None:
+            return None
+        fmt = section.get("format")
+        if fmt is not None and fmt not in self.recipes:
+            self.bad(("rekordbox", "format"), f"{self.show(('rekordbox', 'format'))} is not a format in "
+                     "rules/formats.yaml", f"known: {', '.join(sorted(self.recipes))}")
+        return RekordboxConfig(path=self.local_path(section.get("path", "library/rekordbox.xml")), format=fmt)
 
     def eagle(self) -> EagleConfig | None:
         section = self.data.get("eagle")

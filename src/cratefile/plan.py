@@ -24,6 +24,7 @@ from cratefile.stages.analyze import run_analyze
 from cratefile.stages.download import run_download, sidecar_current
 from cratefile.stages.eagle_sync import run_eagle
 from cratefile.stages.notion_sync import run_notion
+from cratefile.stages.rekordbox_export import run_rekordbox
 from cratefile.stages.fetch import run_fetch, snapshot_fresh
 from cratefile.stages.output import run_convert
 from cratefile.stages.publish import run_publish
@@ -268,5 +269,24 @@ def notion_tasks(ctx: RunContext, tracks: list[Any]) -> Iterator[dict[str, Any]]
         # page ids the sync itself records are not a change worth another sync
         "uptodate": [config_changed(digest([config.database, config.api_url, list(config.properties),
                                             [dataclasses.replace(t, page_id=None) for t in tracks]]))],
+        **_quiet(),
+    }
+
+
+def rekordbox_tasks(ctx: RunContext, snapshots: Mapping[str, Snapshot | None], names: Mapping[str, str],
+                    built: frozenset[str]) -> Iterator[dict[str, Any]]:
+    """rekordbox: the XML of the manifest's `rekordbox:` section, rewritten when a built file or
+    a playlist's order changes."""
+    config = ctx.manifest.rekordbox
+    if config is None:
+        return
+    order = {slug: [t.key for t in snap.tracks] if snap else [] for slug, snap in snapshots.items()}
+    yield {
+        "name": "xml",
+        "doc": f"Rekordbox XML at {config.path}",
+        "actions": [(run_rekordbox, [ctx])],
+        "file_dep": sorted(built),
+        "targets": [str(config.path)],
+        "uptodate": [config_changed(digest([config.format, order, dict(names)]))],
         **_quiet(),
     }

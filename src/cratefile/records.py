@@ -127,6 +127,12 @@ class EagleConfig:
 
 
 @dataclass(frozen=True)
+class RekordboxConfig:
+    path: Path  # absolute
+    format: str | None = None  # None: each playlist's first format
+
+
+@dataclass(frozen=True)
 class Manifest:
     path: Path  # playlists.yaml
     root: Path  # the workspace folder (holds playlists.yaml, rules/, cache/)
@@ -140,6 +146,7 @@ class Manifest:
     playlists: tuple[Playlist, ...]
     notion: NotionConfig | None = None
     eagle: EagleConfig | None = None
+    rekordbox: RekordboxConfig | None = None
 
     def playlist(self, slug: str) -> Playlist:
         for p in self.playlists:

@@ -34,7 +34,7 @@ def doit_config(ctx: RunContext, reporter: Any | None = None, workers: int | Non
         "num_process": workers or max(2, os.cpu_count() or 2),
         "continue": True,
         "verbosity": 0,
-        "default_tasks": ["fetch", "download", "analyze", "convert", "publish", "eagle", "notion"],
+        "default_tasks": ["fetch", "download", "analyze", "convert", "publish", "eagle", "notion", "rekordbox"],
     }
     if reporter is not None:
         config["reporter"] = reporter
@@ -135,6 +135,11 @@ def make_namespace(ctx: RunContext, reporter: Any | None = None, workers: int | 
         """Each built file of the formats Eagle wants, imported once into its playlists' folders."""
         yield from plan.eagle_tasks(ctx, inputs.claims, inputs.names, inputs.built())
 
+    @create_after(executed="publish")
+    def task_rekordbox() -> Iterator[dict[str, Any]]:
+        """The Rekordbox XML (when rekordbox: is configured)."""
+        yield from plan.rekordbox_tasks(ctx, inputs.snapshots, inputs.names, inputs.built())
+
     @create_after(executed="eagle")
     def task_notion() -> Iterator[dict[str, Any]]:
         """Mirror the catalog into the Notion database (when notion: is configured)."""
@@ -152,5 +157,6 @@ def make_namespace(ctx: RunContext, reporter: Any | None = None, workers: int | 
         "task_publish": task_publish,
         "task_eagle": task_eagle,
         "task_notion": task_notion,
+        "task_rekordbox": task_rekordbox,
     }
     return {**creators, "DOIT_CONFIG": doit_config(ctx, reporter, workers)}
