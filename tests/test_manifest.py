@@ -313,7 +313,7 @@ def test_unknown_top_level_key(tmp_path: Path) -> None:
     msg = error(tmp_path, ONE + "fromats: [wav]\n")
     assert msg == ("playlists.yaml:4 fromats: unknown key 'fromats' (did you mean 'formats'? "
                    "allowed keys: analysis, cache, download, eagle, formats, library, notion, "
-                   "playlists, retry)")
+                   "playlists, rekordbox, retry)")
 
 
 def test_unknown_playlist_key_suggests_the_closest(tmp_path: Path) -> None:
