@@ -22,6 +22,7 @@ def collect(manifest: Manifest) -> dict[str, Any]:
     try:
         out = []
         now = time.time()
+        failures = catalog.failures()
         for p in manifest.playlists:
             tracks = []
             counts = {"built": 0, "failed": 0, "pending": 0}
@@ -40,7 +41,7 @@ def collect(manifest: Manifest) -> dict[str, Any]:
                         "artist": row.get("artist"), "bpm": row.get("bpm"), "musical_key": row.get("musical_key"),
                         "duration": row.get("duration"), "files": files}
                 if state == "failed":
-                    failure = catalog.failures().get(key)
+                    failure = failures.get(key)
                     item.update(category=row.get("error_category"), stage=row.get("failed_stage"),
                                 message=row.get("error_message"), attempts=row.get("attempts"),
                                 retried_next_run=not held_back(failure, now, manifest.retry.cool_off_hours, False))
