@@ -29,10 +29,12 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
+
+from fakes.server import LoopbackServer
 
 
 @dataclass
@@ -44,7 +46,7 @@ class Logged:
 
 
 @dataclass
-class FakeEagle:
+class FakeEagle(LoopbackServer):
     library: Path
     add_shape: str = "string"
     v2_shapes: bool = False
@@ -63,12 +65,10 @@ class FakeEagle:
         self._ids = itertools.count(1)
         self._failures: list[tuple[str, str, int]] = []
         self._hidden: dict[str, int] = {}
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
 
     # -- lifecycle ----------------------------------------------------------------------
 
-    def start(self) -> FakeEagle:
+    def handler_class(self) -> type[BaseHTTPRequestHandler]:
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -81,29 +81,7 @@ class FakeEagle:
             def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
                 pass  # keep pytest output clean
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
-        )
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-
-    def __enter__(self) -> FakeEagle:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    @property
-    def url(self) -> str:
-        assert self._server is not None, "start() the fake first"
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
+        return Handler
 
     # -- test helpers -------------------------------------------------------------------
 

@@ -24,9 +24,11 @@ from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Self
+from http.server import BaseHTTPRequestHandler
+from typing import Any
 from urllib.parse import urlsplit
+
+from fakes.server import LoopbackServer
 
 VERSIONS = frozenset({"2025-09-03"})
 MAX_TEXT = 2000  # UTF-16 code units per rich-text object, as JavaScript counts
@@ -179,7 +181,7 @@ class _Options:
 _COLORS = ("default", "gray", "brown", "orange", "yellow", "green", "blue", "purple", "pink", "red")
 
 
-class FakeNotion:
+class FakeNotion(LoopbackServer):
     """The server. Use as a context manager; `url` is what `NotionConfig.api_url` takes."""
 
     def __init__(
@@ -208,34 +210,10 @@ class FakeNotion:
         for name, typ in (properties if properties is not None else MUSIC_TRACKS).items():
             self._add_property(name, typ, {})
         self.set_rate_limit(rate_per_s, burst)
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
 
     # ---- lifecycle -------------------------------------------------------------------------
-    def start(self) -> FakeNotion:
-        handler = type("Handler", (_Handler,), {"fake": self})
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    @property
-    def url(self) -> str:
-        assert self._server is not None, "start() the fake first"
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
+    def handler_class(self) -> type[BaseHTTPRequestHandler]:
+        return type("Handler", (_Handler,), {"fake": self})
 
     # ---- test controls ---------------------------------------------------------------------
     def config(self, properties: Iterable[tuple[str, str]] = (), *, token: str | None = None) -> Any:

@@ -31,7 +31,6 @@ import re
 import secrets
 import shutil
 import string
-import sys
 import tempfile
 import threading
 import time
@@ -39,13 +38,14 @@ import urllib.parse
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, NamedTuple, Self
+from typing import Any, NamedTuple
 
 import mutagen.id3
 import mutagen.mp3
 import mutagen.wave
 
 from cratefile.proc import ffmpeg_exe, run
+from fakes.server import LoopbackServer
 
 API = "api-v2.soundcloud.com"
 WEB = "soundcloud.com"
@@ -147,7 +147,7 @@ def parse_behavior(spec: str) -> dict[str, float]:
     return out
 
 
-class FakeSoundCloud:
+class FakeSoundCloud(LoopbackServer):
     """The fake: a stateful ThreadingHTTPServer. Use as a context manager, or start()/stop()."""
 
     def __init__(self, *, valid_tokens: Iterable[str] = ()) -> None:
@@ -165,37 +165,19 @@ class FakeSoundCloud:
         self._lock = threading.RLock()
         self._gen_lock = threading.Lock()
         self._tmp = Path(tempfile.mkdtemp(prefix="fake-soundcloud-"))
-        self._server: http.server.ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
 
     # ---- lifecycle -------------------------------------------------------------------------
 
-    def start(self) -> Self:
-        handler = type("Handler", (_Handler,), {"fake": self})
-        self._server = _Server(("127.0.0.1", 0), handler)
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-        self._thread.start()
-        return self
+    def handler_class(self) -> type[http.server.BaseHTTPRequestHandler]:
+        return type("Handler", (_Handler,), {"fake": self})
 
     def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
+        super().stop()
         shutil.rmtree(self._tmp, ignore_errors=True)
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
     @property
     def base_url(self) -> str:
-        assert self._server is not None, "server not started"
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
+        return self.url
 
     # ---- catalogue -------------------------------------------------------------------------
 
@@ -583,14 +565,6 @@ class FakeSoundCloud:
         if kind == "mp3" and t.has("preview"):
             return _error(403)  # a Go+ track's full stream is not for this client
         return _Response(200, {"Content-Type": "audio/mpeg"}, self.media_bytes(t, kind))
-
-
-class _Server(http.server.ThreadingHTTPServer):
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        """A client dropping a keep-alive connection is normal; anything else is printed."""
-        exc = sys.exc_info()[1]
-        if not isinstance(exc, ConnectionError | TimeoutError):
-            super().handle_error(request, client_address)
 
 
 class _Handler(http.server.BaseHTTPRequestHandler):
