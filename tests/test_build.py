@@ -291,3 +291,20 @@ def test_rekordbox_xml_as_a_build_target_follows_the_playlist(workspace: Workspa
     make_track(workspace.music / "02 b.mp3", title="B", artist="Y", bpm=126, key="C", seed=1)
     assert workspace.run()[0] == 0
     assert [p.name for p in read_locations(xml)] == ["X - A.aiff", "Y - B.aiff"]
+
+
+def test_a_lost_catalog_is_refilled_without_rebuilding(workspace: Workspace) -> None:
+    import json
+
+    _setup(workspace, n=2, formats="[wav, aiff]")
+    assert workspace.run()[0] == 0
+    before = workspace.catalog_rows("SELECT key, title, bpm, musical_key, status FROM tracks ORDER BY key")
+    for f in (workspace.root / "cache").glob("catalog.sqlite*"):
+        f.unlink()
+    rc, out, err = workspace.run()
+    assert rc == 0, out + err
+    assert workspace.report()["tasks_executed"] == 0  # nothing rebuilt
+    assert workspace.catalog_rows("SELECT key, title, bpm, musical_key, status FROM tracks ORDER BY key") == before
+    assert workspace.catalog_rows("SELECT count(*) FROM files") == [(4,)]
+    data = json.loads(workspace.run("status", "--json")[1])
+    assert [t["state"] for t in data["playlists"][0]["tracks"]] == ["built", "built"]

@@ -48,6 +48,10 @@ class RunContext:
     _pool: "AnalyzerPool | None" = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
+    def __post_init__(self) -> None:
+        # a catalog lost since an earlier build is refilled from the build's files (engine/refill.py)
+        self.catalog_was_missing = self.layout.doit_db.exists() and not self.layout.catalog.exists()
+
     @property
     def layout(self) -> Layout:
         return Layout(self.manifest.cache, self.manifest.library)

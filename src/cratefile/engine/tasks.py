@@ -123,6 +123,11 @@ def make_namespace(ctx: RunContext, reporter: Any | None = None, workers: int | 
     @create_after(executed="download")
     def task_convert() -> Iterator[dict[str, Any]]:
         """Each track in each requested format, tagged."""
+        if ctx.catalog_was_missing and inputs.claims:
+            from cratefile.engine.refill import refill_catalog
+
+            refill_catalog(ctx, inputs.snapshots, inputs.claims, inputs.names)
+            ctx.catalog_was_missing = False
         yield from plan.convert_tasks(ctx, inputs.claims, inputs.names, inputs.failures(), inputs.now)
 
     @create_after(executed="convert")

@@ -1,0 +1,53 @@
+"""A lost catalog is refilled from the files a build keeps, instead of rebuilding anything.
+
+Snapshots give the playlists and their order, sidecars the track metadata, analysis JSON the
+BPM and key, and the library the files per format. Runs once, in a run that started without
+cache/catalog.sqlite; Notion page ids and Eagle item ids come back through their sinks, which
+look pages and items up before creating any.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from cratefile.atomic import read_json
+from cratefile.engine.context import RunContext
+from cratefile.records import Snapshot
+
+
+def refill_catalog(ctx: RunContext, snapshots: Mapping[str, Snapshot | None], claims: Mapping[str, Any],
+                   names: Mapping[str, str]) -> None:
+    layout, catalog = ctx.layout, ctx.catalog
+    for playlist in ctx.manifest.playlists:
+        snap = snapshots.get(playlist.slug)
+        if snap is not None:
+            catalog.ensure_tracks((t.key, t.url, t.title, t.artist) for t in snap.tracks)
+            catalog.set_playlist(playlist.slug, playlist.name, snap.source, snap.fetched_at,
+                                 [t.key for t in snap.tracks])
+    for key, claim in claims.items():
+        sidecar = read_json(layout.sidecar(key))
+        if not isinstance(sidecar, dict):
+            continue
+        fields: dict[str, Any] = {"url": sidecar.get("url"), "title": sidecar.get("title"),
+                                  "artist": sidecar.get("artist"), "album": sidecar.get("album"),
+                                  "duration": sidecar.get("duration"), "status": "downloaded"}
+        analysis = read_json(layout.analysis(key))
+        if isinstance(analysis, dict):
+            measured = analysis.get("measured") or {}
+            fields.update(bpm=analysis.get("bpm"), bpm_source=analysis.get("bpm_source"),
+                          musical_key=analysis.get("key"), key_source=analysis.get("key_source"),
+                          bpm_confidence=measured.get("bpm_confidence"),
+                          key_confidence=measured.get("key_confidence"), status="analyzed")
+        name = names.get(key)
+        built = 0
+        for fmt in claim.formats if name else ():
+            path = layout.output(fmt, name, ctx.manifest.formats[fmt].extension)
+            if path.is_file():
+                catalog.record_file(key, fmt, path, path.stat().st_size)
+                built += 1
+        if name and built == len(claim.formats):
+            fields["status"] = "built"
+        if (catalog.track(key) or {}).get("status") == "failed":
+            del fields["status"]  # failed in this run already: keep the reason
+        catalog.upsert_track(key, **{k: v for k, v in fields.items() if v is not None})
