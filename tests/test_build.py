@@ -308,3 +308,27 @@ def test_a_lost_catalog_is_refilled_without_rebuilding(workspace: Workspace) -> 
     assert workspace.catalog_rows("SELECT count(*) FROM files") == [(4,)]
     data = json.loads(workspace.run("status", "--json")[1])
     assert [t["state"] for t in data["playlists"][0]["tracks"]] == ["built", "built"]
+
+
+def test_prune_removes_only_what_the_manifest_no_longer_asks_for(workspace: Workspace) -> None:
+    _setup(workspace, n=3, formats="[wav, aiff]")
+    assert workspace.run()[0] == 0
+    lib = workspace.root / "library"
+    (workspace.music / "03 third.wav").unlink()  # a track leaves the playlist
+    workspace.manifest(MANIFEST.format(formats="[wav]"))  # and aiff is no longer wanted
+    assert workspace.run()[0] == 0
+    assert len(list((lib / "aiff").iterdir())) == 3  # a build never deletes what it did not replace
+
+    rc, out, _ = workspace.run("prune", "--dry-run")
+    # 3 aiff files, the dropped track's wav, the playlist's aiff folder and its aiff M3U8
+    assert rc == 0 and "6 would be removed" in out
+    assert len(list((lib / "aiff").iterdir())) == 3
+    rc, out, _ = workspace.run("prune")
+    assert rc == 0
+    assert sorted(p.name for p in (lib / "wav").iterdir()) == ["Artist A - First Song.wav",
+                                                               "Artist B - Second Song.wav"]
+    assert list((lib / "aiff").iterdir()) == []
+    playlist = lib / "playlists" / "Crate One"
+    assert sorted(p.name for p in playlist.iterdir()) == ["Crate One (wav).m3u8", "wav"]
+    assert workspace.catalog_rows("SELECT count(*) FROM files") == [(2,)]
+    assert workspace.run()[0] == 0 and workspace.report()["tasks_executed"] == 0  # nothing to rebuild

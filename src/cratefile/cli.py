@@ -46,6 +46,7 @@ USAGE = """usage: cratefile [--manifest playlists.yaml] [--refresh] [--retry-fai
        cratefile status [--json]
        cratefile export rekordbox [-o FILE] [--format FMT]
        cratefile notion init-schema | dedupe [--dry-run] | unlock --stale
+       cratefile prune [--dry-run]    remove library files the manifest no longer asks for
        cratefile list | info TASK | clean [TASK] | forget [TASK]   (doit's commands, per track)
   --refresh        re-read every playlist's source now, whatever its refresh interval
   --retry-failed   retry tracks that failed permanently (deleted, geo-blocked, ...) before their cool-off
@@ -95,7 +96,7 @@ def _dispatch(opts: argparse.Namespace, rest: list[str]) -> int:
     from cratefile.manifest import load_manifest
 
     command = rest[0] if rest and not rest[0].startswith("-") else "run"
-    if command not in DOIT_COMMANDS | {"status", "export", "notion"}:
+    if command not in DOIT_COMMANDS | {"status", "export", "notion", "prune"}:
         raise UsageError(f"unknown command {command!r}")
     manifest = load_manifest(Path(opts.manifest))
     if command == "status":
@@ -109,11 +110,13 @@ def _dispatch(opts: argparse.Namespace, rest: list[str]) -> int:
     if command == "notion":
         return _notion(manifest, opts, rest[1:])
     _setup_logging(manifest.cache / "logs")
-    if command not in MUTATING:
+    if command not in MUTATING | {"prune"}:
         return _run_doit(manifest, opts, rest, reporter=None)
     from cratefile.engine.lock import WorkspaceLock
 
     with WorkspaceLock(manifest.cache / ".lock", wait=opts.wait):
+        if command == "prune":
+            return _prune(manifest, opts)
         if command == "run":
             return _build(manifest, opts, rest)
         return _run_doit(manifest, opts, rest, reporter=None)
@@ -127,6 +130,16 @@ def _export(manifest, opts: argparse.Namespace, what: list[str]) -> int:
     dest = Path(opts.output) if opts.output else manifest.library / "rekordbox.xml"
     tracks, playlists = export_rekordbox(manifest, dest, opts.format)
     print(f"{dest}: {tracks} tracks, {playlists} playlists")
+    return EXIT_OK
+
+
+def _prune(manifest, opts: argparse.Namespace) -> int:
+    from cratefile.prune import prune
+
+    doomed = prune(manifest, dry_run=opts.dry_run)
+    for path in doomed:
+        print(f"{'would remove' if opts.dry_run else 'removed'} {path}")
+    print(f"{len(doomed)} {'would be removed (dry run)' if opts.dry_run else 'removed'}")
     return EXIT_OK
 
 

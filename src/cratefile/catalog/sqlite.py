@@ -229,6 +229,11 @@ class Catalog:
                 [(slug, i + 1, k) for i, k in enumerate(keys)],
             )
 
+    def forget_files(self, paths: Sequence[str]) -> None:
+        """Drop the file rows of deleted library files."""
+        with self._tx() as conn:
+            conn.executemany("DELETE FROM files WHERE path = ?", [(p,) for p in paths])
+
     def set_eagle_ids(self, key: str, ids: Mapping[str, str]) -> None:
         self.upsert_track(key, eagle_ids=json.dumps(dict(ids), sort_keys=True))
 
