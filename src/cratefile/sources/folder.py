@@ -13,11 +13,10 @@ import re
 from pathlib import Path
 from typing import Any
 
-import mutagen
-
 from cratefile.atomic import write_bytes
 from cratefile.errors import Category, SourceError, TrackFailure
 from cratefile.records import TrackRef
+from cratefile.sources import probe
 
 AUDIO_EXTENSIONS = frozenset({".wav", ".aif", ".aiff", ".flac", ".mp3", ".m4a", ".aac", ".ogg", ".opus", ".alac"})
 
@@ -48,31 +47,14 @@ def listing_digest(folder: Path) -> str:
     return h.hexdigest()[:16]
 
 
-def _first(tags: Any, *names: str) -> str | None:
-    for name in names:
-        value = tags.get(name) if tags is not None else None
-        if value:
-            text = str(value[0] if isinstance(value, list) else value).strip()
-            if text:
-                return text
-    return None
-
-
-def _easy_tags(path: Path) -> Any:
-    try:
-        f = mutagen.File(path, easy=True)
-    except (mutagen.MutagenError, OSError, ValueError):
-        return None
-    return f
-
-
 def enumerate_folder(folder: Path) -> list[TrackRef]:
     refs = []
     for path in listing(folder):
-        f = _easy_tags(path)
-        tags = f.tags if f is not None else None
-        title = _first(tags, "title")
-        artist = _first(tags, "artist")
+        try:
+            facts = probe.read(path)
+        except TrackFailure:  # listed all the same: prepare() records why it cannot be used
+            facts = probe.AudioFacts()
+        title, artist = facts.title, facts.artist
         if not title:
             stem = path.stem
             if " - " in stem and not artist:
@@ -80,62 +62,11 @@ def enumerate_folder(folder: Path) -> list[TrackRef]:
             else:
                 title = stem
         key = "local " + hashlib.sha1(str(path.resolve()).encode()).hexdigest()[:16]
-        duration = float(f.info.length) if f is not None and getattr(f, "info", None) else None
         refs.append(
-            TrackRef(key=key, url=path.resolve().as_uri(), title=title, artist=artist, duration=duration,
+            TrackRef(key=key, url=path.resolve().as_uri(), title=title, artist=artist, duration=facts.duration,
                      entry={"path": str(path.resolve())})
         )
     return refs
-
-
-def _cover(path: Path) -> bytes | None:
-    try:
-        f = mutagen.File(path)
-    except (mutagen.MutagenError, OSError, ValueError):
-        return None
-    if f is None or f.tags is None:
-        return None
-    pictures = getattr(f, "pictures", None)
-    if pictures:
-        return pictures[0].data
-    tags = f.tags
-    if hasattr(tags, "getall"):
-        apic = tags.getall("APIC")
-        if apic:
-            return apic[0].data
-    covr = tags.get("covr") if hasattr(tags, "get") else None
-    if covr:
-        return bytes(covr[0])
-    return None
-
-
-def _bpm_key(path: Path) -> dict[str, Any]:
-    f = _easy_tags(path)
-    tags = f.tags if f is not None else None
-    out: dict[str, Any] = {}
-    bpm = _first(tags, "bpm")
-    if bpm:
-        try:
-            value = float(bpm)
-            if 0 < value < 400:
-                out["bpm"] = value
-        except ValueError:
-            pass  # a non-numeric BPM tag is no trusted value: analysis provides one
-    key = None
-    raw = mutagen.File(path) if f is not None else None
-    if raw is not None and raw.tags is not None:
-        if hasattr(raw.tags, "getall") and raw.tags.getall("TKEY"):
-            key = str(raw.tags.getall("TKEY")[0].text[0])
-        elif hasattr(raw.tags, "get"):
-            for name in ("----:com.apple.iTunes:initialkey", "initialkey", "INITIALKEY"):
-                value = raw.tags.get(name)
-                if value:
-                    v = value[0]
-                    key = v.decode() if isinstance(v, bytes) else str(v)
-                    break
-    if key:
-        out["key"] = key.strip()
-    return out
 
 
 def prepare(ref: TrackRef, dest_dir: Path) -> dict[str, Any]:
@@ -143,20 +74,15 @@ def prepare(ref: TrackRef, dest_dir: Path) -> dict[str, Any]:
     path = Path(ref.entry["path"])
     try:
         st = path.stat()
-        f = mutagen.File(path)
     except FileNotFoundError as exc:
         raise TrackFailure(Category.NOT_FOUND, f"{path}: file is gone") from exc
-    except (mutagen.MutagenError, OSError) as exc:
+    except OSError as exc:
         raise TrackFailure(Category.UNREADABLE, f"{path.name}: not readable as audio ({exc})") from exc
-    if f is None or not getattr(f, "info", None):
-        raise TrackFailure(Category.UNREADABLE, f"{path.name}: not an audio file mutagen can read")
-    info = f.info
-    easy = _easy_tags(path)
+    facts = probe.read(path)
     artwork = None
-    cover = _cover(path)
-    if cover:
+    if facts.cover:
         artwork = f"{ref.stem}.cover.jpg"
-        write_bytes(dest_dir / artwork, cover)
+        write_bytes(dest_dir / artwork, facts.cover)
     return {
         "key": ref.key,
         "url": ref.url,
@@ -164,18 +90,18 @@ def prepare(ref: TrackRef, dest_dir: Path) -> dict[str, Any]:
         "size": st.st_size,
         "mtime_ns": st.st_mtime_ns,
         "ext": path.suffix.lstrip(".").lower(),
-        "codec": type(info).__module__.rsplit(".", 1)[-1],
-        "bitrate": int(getattr(info, "bitrate", 0) or 0) // 1000 or None,
-        "sample_rate": getattr(info, "sample_rate", None),
-        "channels": getattr(info, "channels", None),
-        "duration": float(info.length),
+        "codec": facts.codec,
+        "bitrate": facts.bitrate,
+        "sample_rate": facts.sample_rate,
+        "channels": facts.channels,
+        "duration": facts.duration,
         "declared_duration": ref.duration,
         "title": ref.title,
         "artist": ref.artist,
-        "album": _first(easy.tags if easy is not None else None, "album"),
+        "album": facts.album,
         "genre": None,
         "artwork": artwork,
-        "tags": _bpm_key(path),
+        "tags": {name: value for name, value in facts.tags.items() if value is not None},
     }
 
 

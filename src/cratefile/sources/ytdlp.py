@@ -24,9 +24,6 @@ import uuid
 from pathlib import Path
 from typing import Any, Literal
 
-import mutagen
-import mutagen.id3
-import mutagen.mp4
 import tenacity
 from yt_dlp import YoutubeDL
 from yt_dlp.extractor.soundcloud import SoundcloudBaseIE
@@ -35,9 +32,10 @@ from yt_dlp.networking.exceptions import RequestError
 from yt_dlp.utils import unsmuggle_url
 
 from cratefile.atomic import write_bytes
-from cratefile.errors import Category, SourceError, ToolError, TrackFailure
-from cratefile.proc import ffmpeg_exe, run
+from cratefile.errors import Category, SourceError, TrackFailure
+from cratefile.proc import ffmpeg_exe
 from cratefile.records import TrackRef, YtdlpOptions
+from cratefile.sources.probe import probe_audio
 from cratefile.sources.ytdlp_errors import RETRY_AFTER_CAP, RETRYABLE, classify, redact
 
 log = logging.getLogger(__name__)
@@ -362,9 +360,9 @@ def _download_once(ref: TrackRef, dest_dir: Path, opts: YtdlpOptions) -> dict:
             raise TrackFailure(Category.DOWNLOAD_FAILED, "yt-dlp reported success but wrote no file")
         tmp = downloaded[0]
         ext = tmp.suffix.lstrip(".").lower()
-        probe = probe_audio(tmp)
+        facts = probe_audio(tmp)
         declared = info.get("duration")
-        measured = probe["duration"]
+        measured = facts.duration
         if measured is None:
             raise TrackFailure(Category.DOWNLOAD_FAILED, f"the downloaded {ext} file is not readable audio")
         if isinstance(declared, int | float) and measured < 0.9 * declared - 2.0:
@@ -382,10 +380,10 @@ def _download_once(ref: TrackRef, dest_dir: Path, opts: YtdlpOptions) -> dict:
         "url": info.get("webpage_url") or ref.url,
         "audio": final.name,
         "ext": ext,
-        "codec": probe["codec"] or info.get("acodec"),
-        "bitrate": probe["bitrate"] or _int(info.get("abr")),
-        "sample_rate": probe["sample_rate"] or _int(info.get("asr")),
-        "channels": probe["channels"] or _int(info.get("audio_channels")),
+        "codec": facts.codec or info.get("acodec"),
+        "bitrate": facts.bitrate or _int(info.get("abr")),
+        "sample_rate": facts.sample_rate or _int(info.get("asr")),
+        "channels": facts.channels or _int(info.get("audio_channels")),
         "duration": measured,
         "declared_duration": float(declared) if isinstance(declared, int | float) else None,
         "title": info.get("title") or ref.title,
@@ -397,7 +395,7 @@ def _download_once(ref: TrackRef, dest_dir: Path, opts: YtdlpOptions) -> dict:
         "format_id": info.get("format_id"),
         "artwork": artwork,
         "artwork_url": artwork_url,
-        "tags": probe["tags"],
+        "tags": facts.tags,
     }
 
 
@@ -436,113 +434,11 @@ def _save_artwork(ydl: YoutubeDL, info: dict[str, Any], dest_dir: Path, stem: st
     return name, url
 
 
-# ---- reading the downloaded file ------------------------------------------------------------
-
-
-def probe_audio(path: Path) -> dict[str, Any]:
-    """Duration (s), codec, bitrate (kbps), sample rate, channels and BPM/key tags of a file.
-
-    mutagen reads most containers; WebM/Matroska (YouTube's opus) falls back to ffmpeg.
-    """
-    out: dict[str, Any] = {"duration": None, "codec": None, "bitrate": None, "sample_rate": None,
-                           "channels": None, "tags": {"bpm": None, "key": None}}
-    try:
-        audio = mutagen.File(path)
-    except mutagen.MutagenError as exc:
-        log.debug("mutagen cannot read %s: %s", path.name, exc)
-        audio = None
-    if audio is not None and getattr(audio.info, "length", 0):
-        info = audio.info
-        out.update(
-            duration=float(info.length),
-            codec=_codec_name(info),
-            bitrate=round(info.bitrate / 1000) if getattr(info, "bitrate", 0) else None,
-            sample_rate=getattr(info, "sample_rate", None) or None,
-            channels=getattr(info, "channels", None) or None,
-            tags=_file_tags(audio.tags),
-        )
-        return out
-    out.update(_ffmpeg_probe(path))
-    return out
-
-
-def _codec_name(info: Any) -> str:
-    name = type(info).__name__
-    if name == "MPEGInfo":
-        return "mp3" if getattr(info, "layer", 3) == 3 else f"mp{info.layer}"
-    if name == "WaveStreamInfo":
-        return f"pcm_s{info.bits_per_sample}le"
-    if name == "AIFFInfo":
-        return f"pcm_s{info.bits_per_sample}be"
-    if name == "MP4Info":
-        codec = str(getattr(info, "codec", "") or "")
-        return "aac" if codec.startswith("mp4a") else codec or "mp4"
-    known = {"FLACStreamInfo": "flac", "OggOpusInfo": "opus", "OggVorbisInfo": "vorbis", "OggFLACStreamInfo": "flac"}
-    return known.get(name, name.removesuffix("Info").lower())
-
-
-def _first_text(value: Any) -> str | None:
-    if value is None:
-        return None
-    if isinstance(value, mutagen.id3.Frame):
-        value = getattr(value, "text", None)
-    if isinstance(value, list | tuple):
-        value = value[0] if value else None
-    if isinstance(value, bytes | mutagen.mp4.MP4FreeForm):
-        value = bytes(value).decode("utf-8", "replace")
-    text = str(value).strip() if value is not None else ""
-    return text or None
-
-
-def _file_tags(tags: Any) -> dict[str, Any]:
-    """BPM and key the file itself carries: ID3 TBPM/TKEY, MP4 tmpo/initialkey, Vorbis comments."""
-    bpm = key = None
-    if isinstance(tags, mutagen.id3.ID3):
-        bpm, key = _first_text(tags.get("TBPM")), _first_text(tags.get("TKEY"))
-    elif isinstance(tags, mutagen.mp4.MP4Tags):
-        bpm = _first_text(tags.get("tmpo"))
-        key = _first_text(tags.get("----:com.apple.iTunes:initialkey"))
-    elif tags is not None and hasattr(tags, "get"):
-        bpm = _first_text(tags.get("bpm"))
-        key = _first_text(tags.get("initialkey") or tags.get("key"))
-    try:
-        bpm_value = float(bpm) if bpm else None
-    except ValueError:
-        bpm_value = None
-    return {"bpm": bpm_value, "key": key}
-
-
-_TIME = re.compile(r"time=(\d+):(\d+):(\d+(?:\.\d+)?)")
-_STREAM = re.compile(r"Audio: (\w+)[^,\n]*, (\d+) Hz, ([^,\n]+)")
-
-
-def _ffmpeg_probe(path: Path) -> dict[str, Any]:
-    """Remux the audio to nowhere (no decoding) and read what ffmpeg reports."""
-    argv = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-i", str(path), "-map", "0:a:0", "-c", "copy", "-f", "null", "-"]
-    try:
-        stderr = run(argv, timeout=120).stderr.decode("utf-8", "replace")
-    except ToolError as exc:
-        log.debug("ffmpeg cannot read %s: %s", path.name, exc)
-        return {}
-    found: dict[str, Any] = {}
-    if times := _TIME.findall(stderr):
-        h, m, s = times[-1]
-        found["duration"] = int(h) * 3600 + int(m) * 60 + float(s)
-    if stream := _STREAM.search(stderr):
-        layout = stream[3].strip()
-        channels = {"mono": 1, "stereo": 2, "5.1": 6, "5.1(side)": 6, "7.1": 8}.get(layout)
-        if channels is None and (m_ := re.match(r"(\d+) channels", layout)):
-            channels = int(m_[1])
-        found.update(codec=stream[1], sample_rate=int(stream[2]), channels=channels)
-    return found
-
-
 __all__ = [
     "FORMAT",
     "PlaylistError",
     "download",
     "enumerate_playlist",
     "loopback_url",
-    "probe_audio",
     "reset_soundcloud_auth",
 ]
