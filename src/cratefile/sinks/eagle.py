@@ -1,7 +1,7 @@
 """Eagle (eagle.cool) sink: import built files into an Eagle library through its local API.
 
-Owns the conversation with Eagle's HTTP API (V1 endpoints under `/api/...`; answers in the
-V1 or the V2 shapes are both understood) and the rules that make importing idempotent.
+Owns the rules that make importing idempotent; the HTTP conversation (V1 endpoints under
+`/api/...`, answers in the V1 or the V2 shapes, the errors) is `cratefile.sinks.eagle_api`.
 The build calls `EagleClient.ensure_folder` and `EagleClient.sync_file`.
 
 Identity. Every imported file carries an identity tag `cratefile:<key stem>.<ext>`
@@ -30,16 +30,14 @@ same on every machine) or, by default, the size plus a hash of the file's first,
 and last MiB.
 
 Eagle not running (connection refused) raises `EagleUnavailable` with one line; any other
-failure raises `EagleError` naming the endpoint and Eagle's message. An error can come
-with HTTP 200: the envelope's `status` is always checked.
+failure raises `EagleError` naming the endpoint and Eagle's message (see `eagle_api`).
 
 Doubtful spots, handled defensively: `addFromPath` answers the new id as a string, `{id}`,
 a list, or not at all (then the item is looked up by its identity tag, waiting up to
 `settle_timeout` for Eagle to finish importing); `item/list` offsets may count items or
-pages (probed once per client); a server that ignores a filter makes the client scan the
-library once and search that index; V1's `item/update` documents no `folders` field
-(addFromPath takes one folder; further folders are sent through `item/update` and a
-warning is logged when Eagle ignores them).
+pages and a server may ignore a filter (both handled in `eagle_api`); V1's `item/update`
+documents no `folders` field (addFromPath takes one folder; further folders are sent
+through `item/update` and a warning is logged when Eagle ignores them).
 """
 
 from __future__ import annotations
@@ -49,31 +47,41 @@ import json
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 import httpx
 
-from cratefile.errors import CratefileError
-from cratefile.net import make_client
 from cratefile.records import stem_of
+from cratefile.sinks.eagle_api import (
+    DEFAULT_API_URL,
+    EagleAPI,
+    EagleError,
+    EagleUnavailable,
+    Item,
+    ext_matches,
+    folders_of,
+    tags_of,
+    website_of,
+)
+
+__all__ = [
+    "DEFAULT_API_URL",
+    "IDENTITY_PREFIX",
+    "MARKER_PREFIX",
+    "EagleClient",
+    "EagleError",
+    "EagleUnavailable",
+    "Item",
+    "file_fingerprint",
+    "identity_tag",
+]
 
 log = logging.getLogger(__name__)
 
-DEFAULT_API_URL = "http://localhost:41595"
 MARKER_PREFIX = "cratefile: "
 IDENTITY_PREFIX = "cratefile:"
-
-Item = dict[str, Any]
-
-
-class EagleError(CratefileError):
-    """Eagle answered with an error (or nonsense). Names the endpoint and Eagle's message."""
-
-
-class EagleUnavailable(EagleError):
-    """Eagle is not running or not answering: skip the Eagle step, retry it next run."""
 
 
 def identity_tag(key: str, ext: str) -> str:
@@ -91,71 +99,6 @@ def file_fingerprint(path: Path, chunk: int = 1 << 20) -> str:
             fh.seek(start)
             digest.update(fh.read(chunk))
     return f"{size}-{digest.hexdigest()}"
-
-
-# -- answer shapes ---------------------------------------------------------------------------
-
-
-def _rows(data: Any) -> tuple[list[Item], int | None]:
-    """Objects in an answer: a V1 list, a V2 page `{data|items: [...], total}`, one object
-    or `{item: {...}}`. Also the V2 `total` when there is one."""
-    if isinstance(data, list):
-        return [r for r in data if isinstance(r, dict)], None
-    if isinstance(data, dict):
-        if "id" in data:
-            return [data], None
-        for key in ("data", "items"):
-            if isinstance(data.get(key), list):
-                total = data.get("total")
-                rows = [r for r in data[key] if isinstance(r, dict)]
-                return rows, total if isinstance(total, int) else None
-        for key in ("item", "folder"):
-            if isinstance(data.get(key), dict):
-                return [data[key]], None
-    return [], None
-
-
-def _ids(data: Any) -> list[str]:
-    """Item ids in an addFromPath answer: "ID", {"id": "ID"}, ["ID"], [{"id"}], {"ids": [...]}."""
-    if isinstance(data, str):
-        return [data] if data else []
-    if isinstance(data, list):
-        return [i for entry in data for i in _ids(entry)]
-    if isinstance(data, dict):
-        for key in ("id", "itemId"):
-            if isinstance(data.get(key), str) and data[key]:
-                return [data[key]]
-        for key in ("ids", "itemIds", "items", "data", "item"):
-            if key in data:
-                return _ids(data[key])
-    return []
-
-
-def _tags(item: Mapping[str, Any]) -> list[str]:
-    return [t for t in item.get("tags") or [] if isinstance(t, str)]
-
-
-def _folders(item: Mapping[str, Any]) -> list[str]:
-    out = []
-    for f in item.get("folders") or []:
-        if isinstance(f, str):
-            out.append(f)
-        elif isinstance(f, dict) and isinstance(f.get("id"), str):
-            out.append(f["id"])
-    return out
-
-
-def _website(item: Mapping[str, Any]) -> str:
-    return str(item.get("url") or item.get("website") or "")
-
-
-def _ext(item: Mapping[str, Any]) -> str:
-    return str(item.get("ext") or "").lower().lstrip(".")
-
-
-def _ext_matches(item: Mapping[str, Any], ext: str | None) -> bool:
-    # An answer without `ext` must not hide the item: that would import a duplicate.
-    return ext is None or not _ext(item) or _ext(item) == ext
 
 
 def _dedup(values: Iterable[str]) -> list[str]:
@@ -192,8 +135,9 @@ def _compose_annotation(text: str, marker: dict[str, Any]) -> str:
 # -- the client ------------------------------------------------------------------------------
 
 
-class EagleClient:
-    """Eagle's local API. One client may be shared by threads: imports are serialized."""
+class EagleClient(EagleAPI):
+    """Eagle's local API plus the sync rules. One client may be shared by threads: imports
+    are serialized."""
 
     def __init__(
         self,
@@ -204,156 +148,18 @@ class EagleClient:
         settle_timeout: float = 5.0,
         page_size: int = 200,
     ) -> None:
-        self.api_url = api_url.rstrip("/")
-        self.timeout = timeout
+        super().__init__(api_url, transport=transport, timeout=timeout, page_size=page_size)
         self.settle_timeout = settle_timeout
-        self.page_size = page_size
-        # No retries and no rate limit: Eagle is a local app, and a refused connection means
-        # "not running", which retrying cannot fix. make_client always sets a transport, so
-        # proxies from the environment never capture localhost.
-        self._http = make_client(self.api_url + "/api/", timeout=timeout, transport=transport)
         self._lock = threading.RLock()
         self._folder_ids: dict[tuple[str, ...], str] | None = None
-        self._index: dict[str, Item] | None = None  # whole library, when filters are ignored
-        self._offset_counts_pages: bool | None = None
         self._warned_folders = False
-
-    def close(self) -> None:
-        self._http.close()
-
-    def __enter__(self) -> EagleClient:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    # -- transport and envelope ----------------------------------------------------------
-
-    def _call(
-        self,
-        method: str,
-        endpoint: str,
-        *,
-        params: Mapping[str, Any] | None = None,
-        body: Mapping[str, Any] | None = None,
-    ) -> Any:
-        try:
-            response = self._http.request(method, endpoint, params=params, json=body)
-        except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
-            raise EagleUnavailable(
-                f"Eagle is not running at {self.api_url}: start the app; "
-                "the Eagle step will be retried next run"
-            ) from exc
-        except httpx.TimeoutException as exc:
-            raise EagleUnavailable(
-                f"Eagle at {self.api_url} did not answer {endpoint} within {self.timeout:g}s; "
-                "the Eagle step will be retried next run"
-            ) from exc
-        except httpx.HTTPError as exc:
-            raise EagleError(f"Eagle {endpoint}: {exc}") from exc
-        try:
-            payload = response.json()
-        except ValueError:
-            payload = None
-        if not isinstance(payload, dict):
-            raise EagleError(
-                f"Eagle {endpoint}: HTTP {response.status_code}, not an API answer: {response.text[:200]!r}"
-            )
-        if payload.get("status") != "success":
-            message = payload.get("message") or payload.get("data") or f"HTTP {response.status_code}"
-            raise EagleError(f"Eagle {endpoint} failed: {message}")
-        if response.is_error:
-            raise EagleError(f"Eagle {endpoint}: HTTP {response.status_code}")
-        return payload.get("data")
-
-    def _paged(self, endpoint: str, params: Mapping[str, Any]) -> Iterator[Item]:
-        """Every object of a list endpoint, page by page, each id once."""
-        seen: set[str] = set()
-        previous: list[Item] = []
-        pages = 0
-        while True:
-            if pages == 0:
-                offset = 0
-            elif self._offset_counts_pages is None:
-                offset = 1  # probe: items mode answers from the 2nd item, pages mode page 2
-            elif self._offset_counts_pages:
-                offset = pages
-            else:
-                offset = len(seen)
-            data = self._call("GET", endpoint, params={**params, "limit": self.page_size, "offset": offset})
-            rows, total = _rows(data)
-            if pages == 1 and self._offset_counts_pages is None and rows:
-                first = rows[0].get("id")
-                if len(previous) > 1 and first == previous[1].get("id"):
-                    self._offset_counts_pages = False
-                elif first not in seen:
-                    self._offset_counts_pages = True
-                # else the server ignores offsets: nothing new comes and the loop ends
-            fresh = [r for r in rows if isinstance(r.get("id"), str) and r["id"] not in seen]
-            for row in fresh:
-                seen.add(row["id"])
-                yield row
-            pages += 1
-            previous = rows
-            if not fresh:
-                return
-            if total is not None:
-                if len(seen) >= total:
-                    return
-            elif len(rows) < self.page_size:
-                return
-
-    # -- application and library ---------------------------------------------------------
-
-    def application_info(self) -> dict[str, Any]:
-        data = self._call("GET", "application/info")
-        return data if isinstance(data, dict) else {}
-
-    def library_path(self) -> Path | None:
-        data = self._call("GET", "library/info")
-        library = data.get("library") if isinstance(data, dict) else None
-        path = library.get("path") if isinstance(library, dict) else None
-        return Path(path) if isinstance(path, str) and path else None
-
-    def item_file(self, item: Mapping[str, Any], library: Path) -> Path:
-        """Where Eagle keeps an item's file: `<library>/images/<id>.info/<name>.<ext>`."""
-        return library / "images" / f"{item['id']}.info" / f"{item['name']}.{_ext(item)}"
 
     # -- folders -------------------------------------------------------------------------
 
     def _folder_index(self) -> dict[tuple[str, ...], str]:
-        if self._folder_ids is not None:
-            return self._folder_ids
-        names: dict[str, str] = {}
-        parents: dict[str, str | None] = {}
-
-        def walk(rows: list[Item], parent: str | None) -> None:
-            for row in rows:
-                fid, name = row.get("id"), row.get("name")
-                if not isinstance(fid, str) or not isinstance(name, str):
-                    continue
-                names[fid] = name
-                linked = row.get("parent") or row.get("parentId")  # V2: flat, linked by id
-                parents[fid] = parent if parent is not None else (linked if isinstance(linked, str) else None)
-                children = row.get("children")
-                if isinstance(children, list):
-                    walk([c for c in children if isinstance(c, dict)], fid)
-
-        walk(list(self._paged("folder/list", {})), None)
-
-        def path_of(fid: str) -> tuple[str, ...]:
-            path: list[str] = []
-            current: str | None = fid
-            while current is not None and current in names and len(path) <= len(names):
-                path.append(names[current])
-                current = parents.get(current)
-            return tuple(reversed(path))
-
-        cache: dict[tuple[str, ...], str] = {}
-        for fid in names:  # listing order: with twin names, the first one is used
-            cache.setdefault(path_of(fid), fid)
-        self._folder_ids = cache
-        return cache
+        if self._folder_ids is None:
+            self._folder_ids = self.folder_paths()
+        return self._folder_ids
 
     def ensure_folder(self, path: str) -> str:
         """Id of the folder at `path` ("Playlists/Deep House"), creating missing levels."""
@@ -367,12 +173,8 @@ class EagleClient:
                 prefix = parts[:depth]
                 fid = folders.get(prefix)
                 if fid is None:
-                    body: dict[str, Any] = {"folderName": prefix[-1]}
-                    if parent is not None:
-                        body["parent"] = parent
-                    rows, _ = _rows(self._call("POST", "folder/create", body=body))
-                    fid = rows[0].get("id") if rows else None
-                    if not isinstance(fid, str):
+                    fid = self.create_folder(prefix[-1], parent)
+                    if fid is None:
                         where = "/".join(prefix)
                         raise EagleError(f"Eagle folder/create answered without a folder id for {where!r}")
                     folders[prefix] = fid
@@ -381,35 +183,6 @@ class EagleClient:
             return parent
 
     # -- items ---------------------------------------------------------------------------
-
-    def item_info(self, item_id: str) -> Item | None:
-        """The item, or None when Eagle does not know the id."""
-        try:
-            data = self._call("GET", "item/info", params={"id": item_id})
-        except EagleUnavailable:
-            raise
-        except EagleError:
-            return None  # Eagle answers an unknown id with an error envelope
-        rows, _ = _rows(data)
-        return next((r for r in rows if r.get("id") == item_id), None)
-
-    def _build_index(self) -> dict[str, Item]:
-        self._index = {item["id"]: item for item in self._paged("item/list", {})}
-        return self._index
-
-    def _search(
-        self, filters: Mapping[str, str], match: Callable[[Item], bool], *, fresh: bool = False
-    ) -> list[Item]:
-        """Items matching `match`, asking Eagle to filter. A server that ignores the filter
-        (an answer that does not match) gets one full scan, then searches run on that index."""
-        if self._index is not None and not fresh:
-            return [i for i in self._index.values() if match(i)]
-        found = []
-        for item in self._paged("item/list", filters):
-            if not match(item):
-                return [i for i in self._build_index().values() if match(i)]
-            found.append(item)
-        return found
 
     def find_item(
         self,
@@ -426,19 +199,19 @@ class EagleClient:
         wanted_ext = ext.lower().lstrip(".") if ext else None
 
         def usable(item: Item) -> bool:
-            return not item.get("isDeleted") and _ext_matches(item, wanted_ext)
+            return not item.get("isDeleted") and ext_matches(item, wanted_ext)
 
         if item_id:
             item = self.item_info(item_id)
             if item is not None and usable(item):
                 return item
         if tag:
-            hits = [i for i in self._search({"tags": tag}, lambda i: tag in _tags(i)) if usable(i)]
+            hits = [i for i in self._search({"tags": tag}, lambda i: tag in tags_of(i)) if usable(i)]
             if hits:
                 return self._pick(hits, tag)
         if url:
             filters = {"url": url, **({"ext": wanted_ext} if wanted_ext else {})}
-            hits = [i for i in self._search(filters, lambda i: _website(i) == url) if usable(i)]
+            hits = [i for i in self._search(filters, lambda i: website_of(i) == url) if usable(i)]
             if hits:
                 return self._pick(hits, tag)
         return None
@@ -446,54 +219,24 @@ class EagleClient:
     @staticmethod
     def _pick(hits: list[Item], tag: str | None) -> Item:
         if len(hits) > 1:
-            log.warning("Eagle holds %d items for %s; using the oldest", len(hits), tag or _website(hits[0]))
-        return min(hits, key=lambda i: (tag not in _tags(i), i.get("modificationTime") or 0, i["id"]))
-
-    def add_from_path(
-        self,
-        file: Path,
-        *,
-        name: str,
-        website: str | None,
-        tags: list[str],
-        annotation: str | None,
-        folder_id: str | None,
-    ) -> str | None:
-        """Import one file; the new id, or None when this Eagle version does not say."""
-        body: dict[str, Any] = {"path": str(file.resolve()), "name": name, "tags": tags}
-        if website:
-            body["website"] = website
-        if annotation:
-            body["annotation"] = annotation
-        if folder_id:
-            body["folderId"] = folder_id
-        ids = _ids(self._call("POST", "item/addFromPath", body=body))
-        return ids[0] if ids else None
+            log.warning("Eagle holds %d items for %s; using the oldest", len(hits), tag or website_of(hits[0]))
+        return min(hits, key=lambda i: (tag not in tags_of(i), i.get("modificationTime") or 0, i["id"]))
 
     def update_item(self, item_id: str, **fields: Any) -> Item | None:
-        """item/update: `tags` replaces the whole list. Returns the item when Eagle sends it."""
-        rows, _ = _rows(self._call("POST", "item/update", body={"id": item_id, **fields}))
-        updated = rows[0] if rows else None
-        if self._index is not None and item_id in self._index:
-            self._index[item_id] = updated or {**self._index[item_id], **fields}
-        if updated is not None and "folders" in fields and set(_folders(updated)) != set(fields["folders"]):
+        """item/update: `tags` replaces the whole list. Returns the item when Eagle sends it.
+        Warns once when Eagle ignores `folders` (V1 documents no such field)."""
+        updated = super().update_item(item_id, **fields)
+        if updated is not None and "folders" in fields and set(folders_of(updated)) != set(fields["folders"]):
             if not self._warned_folders:
                 log.warning(
                     "Eagle at %s does not file existing items into more folders through its API; "
                     "item %s stays in %s",
                     self.api_url,
                     item_id,
-                    _folders(updated),
+                    folders_of(updated),
                 )
                 self._warned_folders = True
         return updated
-
-    def move_to_trash(self, item_ids: list[str]) -> None:
-        self._call("POST", "item/moveToTrash", body={"itemIds": item_ids})
-        if self._index is not None:
-            for item_id in item_ids:
-                if item_id in self._index:
-                    self._index[item_id] = {**self._index[item_id], "isDeleted": True}
 
     def _await_item(self, tag: str, ext: str) -> Item | None:
         """The item just imported, found by its identity tag (Eagle imports asynchronously)."""
@@ -502,8 +245,8 @@ class EagleClient:
         while True:
             hits = [
                 i
-                for i in self._search({"tags": tag}, lambda i: tag in _tags(i), fresh=True)
-                if not i.get("isDeleted") and _ext_matches(i, ext)
+                for i in self._search({"tags": tag}, lambda i: tag in tags_of(i), fresh=True)
+                if not i.get("isDeleted") and ext_matches(i, ext)
             ]
             if hits:
                 return max(hits, key=lambda i: (i.get("modificationTime") or 0, i["id"]))
@@ -540,8 +283,8 @@ class EagleClient:
                     f"within {self.settle_timeout:g}s; the next run looks for it again"
                 )
             new_id = str(found["id"])
-        if self._index is not None:
-            self._index[new_id] = {
+        self._remember(
+            {
                 "id": new_id,
                 "name": name,
                 "ext": ext,
@@ -551,6 +294,7 @@ class EagleClient:
                 "annotation": annotation,
                 "isDeleted": False,
             }
+        )
         if len(folder_ids) > 1:  # addFromPath files an item into one folder only
             self.update_item(new_id, folders=folder_ids)
         return new_id
@@ -621,7 +365,7 @@ class EagleClient:
                 url=url,
                 ours=ours,
                 annotation=annotation,
-                folders=[*_folders(item), *folders],
+                folders=[*folders_of(item), *folders],
                 fp=fp,
                 keep_tags=self._user_tags(item, ours),
             )
@@ -629,9 +373,9 @@ class EagleClient:
 
     def _replacement(self, stale: Item, ident: str, ext: str, fp: str) -> Item | None:
         """Another live item for the same file whose marker already has the new fingerprint."""
-        hits = self._search({"tags": ident}, lambda i: ident in _tags(i), fresh=True)
+        hits = self._search({"tags": ident}, lambda i: ident in tags_of(i), fresh=True)
         for hit in hits:
-            if hit["id"] != stale["id"] and not hit.get("isDeleted") and _ext_matches(hit, ext):
+            if hit["id"] != stale["id"] and not hit.get("isDeleted") and ext_matches(hit, ext):
                 _, marker = _split_annotation(hit.get("annotation"))
                 if marker is not None and marker.get("fp") == fp:
                     return hit
@@ -643,7 +387,7 @@ class EagleClient:
         _, marker = _split_annotation(item.get("annotation"))
         previous = marker.get("tags") if marker is not None else None
         mine = set(previous if isinstance(previous, list) else []) | set(ours)
-        return [t for t in _tags(item) if t not in mine]
+        return [t for t in tags_of(item) if t not in mine]
 
     @staticmethod
     def _annotation_text(item: Item, annotation: str | None) -> tuple[str, bool]:
@@ -680,10 +424,10 @@ class EagleClient:
         new_id = self._import(
             file,
             name=name,
-            url=url or _website(old) or None,
+            url=url or website_of(old) or None,
             tags=_dedup([*self._user_tags(old, ours), *ours]),
             annotation=self._marker_annotation(old, key, fp, ours, annotation),
-            folder_ids=_dedup([*_folders(old), *folders]),
+            folder_ids=_dedup([*folders_of(old), *folders]),
             ident=ident,
         )
         self.move_to_trash([old["id"]])
@@ -706,15 +450,15 @@ class EagleClient:
         `keep_tags`: further user tags to keep (from an item this one replaces)."""
         changes: dict[str, Any] = {}
         tags = _dedup([*self._user_tags(item, ours), *(keep_tags or []), *ours])
-        if set(tags) != set(_tags(item)):
+        if set(tags) != set(tags_of(item)):
             changes["tags"] = tags
-        current_folders = _folders(item)
+        current_folders = folders_of(item)
         if not set(folders) <= set(current_folders):
             changes["folders"] = _dedup([*current_folders, *folders])
         wanted = self._marker_annotation(item, key, fp, ours, annotation)
         if (item.get("annotation") or "") != wanted:
             changes["annotation"] = wanted
-        if url and _website(item) != url:
+        if url and website_of(item) != url:
             changes["url"] = url
         if changes:
             self.update_item(str(item["id"]), **changes)
