@@ -129,11 +129,9 @@ def parse_retry_after(value: str | None) -> float | None:
     if not value:
         return None
     value = value.strip()
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
+    if value.replace(".", "", 1).isdigit():  # delta-seconds
+        return float(value)
+    try:  # an HTTP date
         when = parsedate_to_datetime(value)
     except (TypeError, ValueError):
         return None
