@@ -73,3 +73,35 @@ def test_soundcloud_set_builds_classifies_failures_and_reruns_offline(
     assert (lib / "wav" / "DJ Three - Solo.wav").exists()
     m3u = (lib / "playlists" / "Friday" / "Friday (wav).m3u8").read_text().splitlines()
     assert [line for line in m3u if not line.startswith("#")][-1] == "wav/DJ Three - Solo.wav"
+
+
+@pytest.mark.slow
+def test_soundcloud_down_keeps_the_last_snapshot_and_says_so(workspace: Workspace, soundcloud: FakeSoundCloud,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    import socket
+
+    fake = soundcloud
+    fake.add_track(31, "Kept", "DJ Four", 6)
+    fake.add_track(32, "Hls", "DJ Four", 6, behavior="hls_aac")
+    set_url = fake.add_set("DJ Four", "offline", [31, 32])
+    workspace.manifest(f"""
+        playlists:
+          - name: Offline
+            url: {set_url}
+            formats: [wav]
+    """)
+    rc, out, err = workspace.run()
+    assert rc == 0, out + err
+    lib = workspace.root / "library" / "wav"
+    assert sorted(p.name for p in lib.iterdir()) == ["DJ Four - Hls.wav", "DJ Four - Kept.wav"]
+
+    with socket.socket() as s:  # SoundCloud unreachable: a closed port on loopback
+        s.bind(("127.0.0.1", 0))
+        closed = s.getsockname()[1]
+    monkeypatch.setenv("CRATEFILE_YTDLP_LOOPBACK", f"http://127.0.0.1:{closed}")
+    rc, out, err = workspace.run("--refresh")
+    assert rc == 1, out + err
+    (playlist,) = workspace.report()["playlists"]
+    assert "fetch_error" in playlist and playlist["up_to_date"] == 2
+    assert "playlist not refreshed" in out
+    assert sorted(p.name for p in lib.iterdir()) == ["DJ Four - Hls.wav", "DJ Four - Kept.wav"]
