@@ -97,7 +97,8 @@ def summary_lines(report: dict[str, Any]) -> list[str]:
         if "fetch_error" in p:
             lines.append(f"  playlist not refreshed: {p['fetch_error']}")
         for f in p["failed"]:
-            lines.append(f"  failed {f['key']} ({f['stage']}, {f['category']}): {f['message']}")
+            what = f"{f['title']!r} ({f['key']})" if f.get("title") else f["key"]
+            lines.append(f"  failed {what} at {f['stage']}: {f['category']}: {f['message']}")
     lines += [f"error: {e}" for e in report["errors"]]
     lines.append(f"{report['tasks_executed']} tasks ran in {report['duration_s']:.1f} s")
     return lines

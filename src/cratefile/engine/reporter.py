@@ -64,10 +64,11 @@ class CrateReporter:
         message = fail.get_msg().strip().splitlines()
         text = message[-1] if message else type(fail).__name__
         if type(fail).__name__ == "UnmetDependency":
-            text = "skipped: an earlier step of this track failed"
+            # the failure of the earlier step was already said; this one is only its consequence
+            self.failures[task.name] = "skipped: an earlier step of this track failed"
             self._settle(task.name)
-        else:
-            self._finish(task.name)
+            return
+        self._finish(task.name)
         if text not in self.failures.values():  # one line for a cause shared by many tasks
             self._line(f"FAILED  {task.name}: {text}")
         self.failures[task.name] = text
