@@ -10,10 +10,8 @@ one goes through `redact`.
 
 from __future__ import annotations
 
-import email.utils
 import re
 import socket
-import time
 from collections.abc import Iterable, Iterator
 
 from yt_dlp.networking.exceptions import (
@@ -29,6 +27,7 @@ from yt_dlp.utils import (
 )
 
 from cratefile.errors import Category, TrackFailure
+from cratefile.net import parse_retry_after
 
 RETRY_AFTER_CAP = 60.0  # seconds; a server asking for longer is better retried next run
 MESSAGE_LIMIT = 240
@@ -73,18 +72,8 @@ def redact(text: str, secrets: Iterable[str | None]) -> str:
 
 def retry_after_seconds(value: str | None, *, now: float | None = None) -> float | None:
     """Retry-After as seconds (delta-seconds or an HTTP date), capped; None when absent or bad."""
-    if not value:
-        return None
-    value = value.strip()
-    try:
-        seconds = float(value)
-    except ValueError:
-        try:
-            when = email.utils.parsedate_to_datetime(value)
-        except (TypeError, ValueError):
-            return None
-        seconds = when.timestamp() - (time.time() if now is None else now)
-    return min(max(seconds, 0.0), RETRY_AFTER_CAP)
+    seconds = parse_retry_after(value, now=now)
+    return None if seconds is None else min(seconds, RETRY_AFTER_CAP)
 
 
 def short_message(exc: BaseException) -> str:
