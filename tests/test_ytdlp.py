@@ -324,3 +324,22 @@ def test_classify_context_chain_and_redaction() -> None:
     broken = classify(ExtractorError(f"bad response for {TOKEN}"), secrets=[TOKEN])
     assert broken.category is Category.EXTRACTOR_BROKEN
     assert TOKEN not in broken.message and "***" in broken.message
+
+
+def test_a_429_pauses_every_download_from_that_site(tmp_path: Path) -> None:
+    """After one track's 429 with Retry-After: 1, the next track's download waits it out too."""
+    import time
+
+    with FakeSoundCloud() as fake:
+        fake.add_track(71, "Limited", "Gate", 3)
+        fake.add_track(72, "Fine", "Gate", 3)
+        opts = YtdlpOptions(retries=0, loopback=fake.base_url, cachedir=str(tmp_path / "cache"))
+        (limited,) = ytdlp.enumerate_playlist(fake.url_of_track(71), opts)
+        (fine,) = ytdlp.enumerate_playlist(fake.url_of_track(72), opts)
+        fake.set_behavior(71, "rate_limited:9")  # 429 + Retry-After: 1 on its stream URL from now on
+        with pytest.raises(TrackFailure) as caught:
+            ytdlp.download(limited, tmp_path / "a", opts, attempts=1)
+        assert caught.value.category is Category.RATE_LIMITED
+        started = time.monotonic()
+        ytdlp.download(fine, tmp_path / "b", opts, attempts=1)
+        assert time.monotonic() - started >= 0.8  # held by the other track's Retry-After

@@ -33,6 +33,7 @@ from yt_dlp.utils import unsmuggle_url
 
 from cratefile.atomic import write_bytes
 from cratefile.errors import Category, SourceError, TrackFailure
+from cratefile.net import RateLimiter
 from cratefile.proc import ffmpeg_exe
 from cratefile.records import TrackRef, YtdlpOptions
 from cratefile.sources.probe import probe_audio
@@ -341,9 +342,33 @@ def download(ref: TrackRef, dest_dir: Path, opts: YtdlpOptions, *, attempts: int
     return _retrying(attempts, backoff, ref.key)(_download_once, ref, dest_dir, opts)
 
 
+_gates: dict[str, RateLimiter] = {}
+_gates_lock = threading.Lock()
+
+
+def _gate(site: str) -> RateLimiter:
+    """The process-wide pause of one site: a 429's Retry-After holds every download thread,
+    not only the one that got it (parallel workers each retrying on their own just thrash)."""
+    with _gates_lock:
+        if site not in _gates:
+            _gates[site] = RateLimiter(1000.0, burst=1000)  # no pacing, only the shared pause
+        return _gates[site]
+
+
 def _download_once(ref: TrackRef, dest_dir: Path, opts: YtdlpOptions) -> dict:
     entry = dict(ref.entry) or {"_type": "url", "url": ref.url}
     site = _site(entry.get("url") or ref.url, entry.get("ie_key"))
+    try:
+        return _fetch_track(ref, entry, site, dest_dir, opts)
+    except TrackFailure as failure:
+        after = getattr(failure, "retry_after", None)
+        if failure.category is Category.RATE_LIMITED and after:
+            _gate(site).pause_for(after)
+        raise
+
+
+def _fetch_track(ref: TrackRef, entry: dict[str, Any], site: str, dest_dir: Path, opts: YtdlpOptions) -> dict:
+    _gate(site).acquire()
     ydl = _ydl(opts, "download", _is_soundcloud(entry.get("url") or ref.url, entry.get("ie_key")))
     secrets = (opts.oauth_token,)
     prefix = f".{ref.stem}.{uuid.uuid4().hex[:8]}.dl"
