@@ -332,3 +332,24 @@ def test_prune_removes_only_what_the_manifest_no_longer_asks_for(workspace: Work
     assert sorted(p.name for p in playlist.iterdir()) == ["Crate One (wav).m3u8", "wav"]
     assert workspace.catalog_rows("SELECT count(*) FROM files") == [(2,)]
     assert workspace.run()[0] == 0 and workspace.report()["tasks_executed"] == 0  # nothing to rebuild
+
+
+def test_a_lost_doit_db_costs_a_check_not_a_rebuild(workspace: Workspace) -> None:
+    _setup(workspace, n=2, formats="[wav, m4a]")
+    assert workspace.run()[0] == 0
+    lib = workspace.root / "library"
+    stamps = {p: p.stat().st_mtime_ns for p in lib.glob("*/*") if p.is_file()}
+    for f in (workspace.root / "cache").glob("doit.sqlite*"):
+        f.unlink()
+    rc, out, err = workspace.run()
+    assert rc == 0, out + err
+    ran = [line.split()[1].split(":")[0] for line in out.splitlines() if line.startswith("done ")]
+    assert not {"download", "analyze", "convert"} & set(ran), ran  # only the cheap playlist step may rerun
+    assert {p: p.stat().st_mtime_ns for p in stamps} == stamps
+
+    # and a library file changed behind our back is rebuilt
+    victim = next(p for p in stamps if p.parent.name == "wav")
+    victim.write_bytes(b"not audio any more")
+    rc, out, err = workspace.run()
+    assert rc == 0, out + err
+    assert victim.stat().st_size > 1000

@@ -8,6 +8,7 @@ from pathlib import Path
 from cratefile import plan
 from cratefile.catalog.sqlite import Failure
 from cratefile.engine.context import RunContext
+from cratefile.engine.freshness import analysis_current, output_current
 from cratefile.manifest import load_manifest
 from cratefile.records import Snapshot, TrackRef
 from cratefile.stages.download import run_download, sidecar_current
@@ -30,7 +31,7 @@ def _snaps() -> dict[str, Snapshot]:
 
 
 def _strip(task: dict) -> dict:
-    return {k: v for k, v in task.items() if k in {"name", "file_dep", "targets"}}
+    return {k: v for k, v in task.items() if k in {"name", "file_dep", "task_dep", "targets"}}
 
 
 def test_claims_merge_playlists_and_formats(tmp_path: Path) -> None:
@@ -57,11 +58,14 @@ def test_download_and_analyze_tasks(tmp_path: Path) -> None:
     assert tasks[0]["uptodate"] == [(sidecar_current, [ctx, "soundcloud 1", "folder"])]
     analyze = list(plan.analyze_tasks(ctx, claims, {}, time.time(), "v1"))
     assert [_strip(t) for t in analyze] == [
-        {"name": "soundcloud-1", "file_dep": [str(cache / "audio/soundcloud-1.json")],
+        {"name": "soundcloud-1", "task_dep": ["download:soundcloud-1"],
          "targets": [str(cache / "analysis/soundcloud-1.json")]},
-        {"name": "soundcloud-2", "file_dep": [str(cache / "audio/soundcloud-2.json")],
+        {"name": "soundcloud-2", "task_dep": ["download:soundcloud-2"],
          "targets": [str(cache / "analysis/soundcloud-2.json")]},
     ]
+    # freshness is judged from files (engine/freshness.py), not from doit's DB
+    options = ctx.manifest.playlists[0].analysis
+    assert analyze[0]["uptodate"] == [(analysis_current, [ctx, "soundcloud 1", options, "v1"])]
     # the first playlist's analysis options win for a shared track
     assert analyze[1]["actions"][0][1][2].bpm_min == 88
 
@@ -93,11 +97,12 @@ def test_convert_tasks_name_files_and_digest_recipes(tmp_path: Path) -> None:
                                           "soundcloud-2:aiff", "soundcloud-2:mp3"]
     lib = ctx.manifest.library
     assert tasks[0]["targets"] == [str(lib / "wav" / f"{names['soundcloud 1']}.wav")]
-    assert tasks[0]["file_dep"] == [str(ctx.manifest.cache / "audio/soundcloud-1.json"),
-                                    str(ctx.manifest.cache / "analysis/soundcloud-1.json")]
-    digests = [t["uptodate"][0].config for t in tasks]
+    assert tasks[0]["task_dep"] == ["analyze:soundcloud-1"]
+    (check, args), = tasks[0]["uptodate"]
+    assert check is output_current and args[:4] == [ctx, "soundcloud 1", "wav", tasks[0]["targets"][0]]
+    digests = [t["uptodate"][0][1][4] for t in tasks]
     assert len(set(digests)) == len(digests)  # each (track, format) has its own recipe digest
-    again = [t["uptodate"][0].config for t in plan.convert_tasks(ctx, claims, names, {}, time.time())]
+    again = [t["uptodate"][0][1][4] for t in plan.convert_tasks(ctx, claims, names, {}, time.time())]
     assert digests == again  # and it is stable
 
 

@@ -17,6 +17,7 @@ from doit.tools import config_changed
 
 from cratefile.catalog.sqlite import Failure
 from cratefile.engine.context import RunContext
+from cratefile.engine.freshness import analysis_current, output_current
 from cratefile.errors import Category
 from cratefile.naming import assign_names, render_name, safe_component
 from cratefile.records import Manifest, Playlist, Snapshot, TrackRef, digest, stem_of
@@ -123,12 +124,11 @@ def analyze_tasks(ctx: RunContext, wanted: Mapping[str, Claim], failures: Mappin
         yield {
             "name": stem_of(key),
             "doc": f"BPM and key of {key}",
-            "actions": [(run_analyze, [ctx, key, options])],
-            "file_dep": [str(ctx.layout.sidecar(key))],
-            # explicit: doit does not link a file_dep to a target made by another delayed creator
+            "actions": [(run_analyze, [ctx, key, options, algo_version])],
             "task_dep": [f"download:{stem_of(key)}"],
             "targets": [str(ctx.layout.analysis(key))],
-            "uptodate": [config_changed(f"{algo_version}:{options.digest}")],
+            # what the analysis was made of is in its own JSON, not in doit's DB (engine/freshness.py)
+            "uptodate": [(analysis_current, [ctx, key, options, algo_version])],
             **_quiet(),
         }
 
@@ -156,6 +156,17 @@ def file_names(manifest: Manifest, wanted: Mapping[str, Claim], sidecars: Mappin
     return assign_names(stems, previous, max_bytes=manifest.naming.max_length)
 
 
+def tag_context(claim: Claim) -> tuple[str, str, str]:
+    """(album fallback, grouping, key notation) of a track's tags: from the playlists listing it."""
+    first = claim.playlists[0]
+    return first.name, ", ".join(p.name for p in claim.playlists), first.analysis.key_notation
+
+
+def convert_digest(format_digest: str, name: str, claim: Claim) -> str:
+    """Everything a converted file depends on besides its sidecar and analysis."""
+    return digest([format_digest, name, *tag_context(claim), TAGS_VERSION])
+
+
 def convert_tasks(ctx: RunContext, wanted: Mapping[str, Claim], names: Mapping[str, str],
                   failures: Mapping[str, Failure], now: float) -> Iterator[dict[str, Any]]:
     layout = ctx.layout
@@ -165,22 +176,19 @@ def convert_tasks(ctx: RunContext, wanted: Mapping[str, Claim], names: Mapping[s
         name = names.get(key)
         if name is None:
             continue
-        first = claim.playlists[0]
-        album = first.name
-        grouping = ", ".join(p.name for p in claim.playlists)
-        notation = first.analysis.key_notation
+        album, grouping, notation = tag_context(claim)
         for fmt in claim.formats:
             recipe = manifest.formats[fmt]
             dst = layout.output(fmt, name, recipe.extension)
-            recipe_digest = digest([recipe_digests[fmt], name, album, grouping, notation, TAGS_VERSION])
+            recipe_digest = convert_digest(recipe_digests[fmt], name, claim)
             yield {
                 "name": f"{stem_of(key)}:{fmt}",
                 "doc": f"{fmt}: {dst.name}",
-                "actions": [(run_convert, [ctx, key, fmt, str(dst), album, grouping, notation])],
-                "file_dep": [str(layout.sidecar(key)), str(layout.analysis(key))],
+                "actions": [(run_convert, [ctx, key, fmt, str(dst), album, grouping, notation, recipe_digest])],
                 "task_dep": [f"analyze:{stem_of(key)}"],
                 "targets": [str(dst)],
-                "uptodate": [config_changed(recipe_digest)],
+                # what the file was made of is in the catalog, not in doit's DB (engine/freshness.py)
+                "uptodate": [(output_current, [ctx, key, fmt, str(dst), recipe_digest])],
                 "clean": True,
                 **_quiet(),
             }

@@ -54,6 +54,8 @@ CREATE TABLE IF NOT EXISTS files (
     format TEXT NOT NULL,
     path TEXT NOT NULL,
     size INTEGER,
+    mtime_ns INTEGER,
+    inputs TEXT,
     built_at REAL NOT NULL,
     PRIMARY KEY (key, format)
 );
@@ -201,18 +203,24 @@ class Catalog:
                 (status, time.time(), key),
             )
 
-    def record_file(self, key: str, fmt: str, path: Path, size: int) -> str | None:
-        """Record the output of (key, fmt); return the previous path when it was different."""
+    def record_file(self, key: str, fmt: str, path: Path, inputs: str | None = None) -> str | None:
+        """Record the output of (key, fmt) as it is on disk now, and what it was built from
+        (`inputs`, see engine/freshness.py); return the previous path when it was different."""
+        st = path.stat()
         with self._tx() as conn:
             row = conn.execute("SELECT path FROM files WHERE key = ? AND format = ?", (key, fmt)).fetchone()
             conn.execute(
-                "INSERT INTO files (key, format, path, size, built_at) VALUES (?, ?, ?, ?, ?) "
+                "INSERT INTO files (key, format, path, size, mtime_ns, inputs, built_at) VALUES (?, ?, ?, ?, ?, ?, ?) "
                 "ON CONFLICT (key, format) DO UPDATE SET path = excluded.path, size = excluded.size, "
-                "built_at = excluded.built_at",
-                (key, fmt, str(path), size, time.time()),
+                "mtime_ns = excluded.mtime_ns, inputs = excluded.inputs, built_at = excluded.built_at",
+                (key, fmt, str(path), st.st_size, st.st_mtime_ns, inputs, time.time()),
             )
         previous = row["path"] if row else None
         return previous if previous != str(path) else None
+
+    def file_records(self) -> dict[tuple[str, str], dict[str, Any]]:
+        rows = self._query("SELECT key, format, path, size, mtime_ns, inputs FROM files")
+        return {(r["key"], r["format"]): dict(r) for r in rows}
 
     def set_playlist(self, slug: str, name: str, source: str, fetched_at: float, keys: Sequence[str]) -> None:
         """Replace a playlist's memberships with `keys` in order."""

@@ -46,7 +46,7 @@ class RunContext:
     _shared: dict[str, Any] = field(default_factory=dict)  # per-run clients and caches of the sinks
     _catalog: Catalog | None = None
     _pool: "AnalyzerPool | None" = None
-    _lock: threading.Lock = field(default_factory=threading.Lock)
+    _lock: Any = field(default_factory=threading.RLock)  # reentrant: shared() makers may use the catalog
 
     def __post_init__(self) -> None:
         # a catalog lost since an earlier build is refilled from the build's files (engine/refill.py)
@@ -71,6 +71,11 @@ class RunContext:
 
                 self._pool = AnalyzerPool(workers=self.analysis_workers)
             return self._pool
+
+    def file_records(self) -> dict[tuple[str, str], dict[str, Any]]:
+        """The catalog's file rows, read once per run (each row changes only by its own task)."""
+        return self.shared("file-records", lambda: self.catalog.file_records()
+                           if self.layout.catalog.exists() else {})
 
     def shared(self, name: str, make: "Callable[[], Any]") -> Any:
         """A per-run object (a sink's client, a cache), made on first use, shared by all workers."""

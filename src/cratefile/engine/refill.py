@@ -13,6 +13,8 @@ from typing import Any
 
 from cratefile.atomic import read_json
 from cratefile.engine.context import RunContext
+from cratefile.engine.freshness import convert_inputs
+from cratefile.plan import convert_digest
 from cratefile.records import Snapshot
 
 
@@ -43,8 +45,9 @@ def refill_catalog(ctx: RunContext, snapshots: Mapping[str, Snapshot | None], cl
         built = 0
         for fmt in claim.formats if name else ():
             path = layout.output(fmt, name, ctx.manifest.formats[fmt].extension)
-            if path.is_file():
-                catalog.record_file(key, fmt, path, path.stat().st_size)
+            if path.is_file():  # trusted as built from the files there now
+                digest = convert_digest(ctx.manifest.formats[fmt].digest, name, claim)
+                catalog.record_file(key, fmt, path, convert_inputs(layout, key, digest))
                 built += 1
         if name and built == len(claim.formats):
             fields["status"] = "built"

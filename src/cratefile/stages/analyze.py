@@ -13,6 +13,7 @@ from doit.exceptions import TaskFailed
 
 from cratefile.atomic import read_json, write_json
 from cratefile.engine.context import RunContext
+from cratefile.engine.freshness import analysis_inputs
 from cratefile.engine.guard import guarded
 from cratefile.errors import Category, TrackFailure
 from cratefile.analysis.key import parse_key
@@ -39,7 +40,8 @@ def choose(measured: dict[str, Any], carried: dict[str, Any], overwrite: bool) -
 
 
 @guarded("analyze")
-def run_analyze(ctx: RunContext, key: str, options: AnalysisOptions) -> TaskFailed | bool:
+def run_analyze(ctx: RunContext, key: str, options: AnalysisOptions, algo: str) -> TaskFailed | bool:
+    inputs = analysis_inputs(ctx.layout, key, options, algo)  # before reading: what this result is of
     sidecar = read_json(ctx.layout.sidecar(key)) or {}
     try:
         if "audio" not in sidecar:
@@ -49,7 +51,8 @@ def run_analyze(ctx: RunContext, key: str, options: AnalysisOptions) -> TaskFail
         ctx.failed(key, "analyze", failure)
         return TaskFailed(f"{key}: {failure}")
     final = choose(measured, sidecar.get("tags") or {}, options.overwrite)
-    result = {"measured": measured, **final, "duration": measured.get("duration") or sidecar.get("duration")}
+    result = {"measured": measured, **final, "duration": measured.get("duration") or sidecar.get("duration"),
+              "inputs": inputs}
     write_json(ctx.layout.analysis(key), result)
     ctx.catalog.upsert_track(
         key,

@@ -16,6 +16,7 @@ from doit.exceptions import TaskFailed
 
 from cratefile.atomic import read_json
 from cratefile.engine.context import RunContext
+from cratefile.engine.freshness import convert_inputs
 from cratefile.engine.guard import guarded
 from cratefile.errors import TrackFailure
 from cratefile.analysis.key import key_in_notation
@@ -55,8 +56,9 @@ def track_tags(layout_audio: Path, sidecar: dict[str, Any], analysis: dict[str, 
 
 @guarded("convert")
 def run_convert(ctx: RunContext, key: str, fmt: str, dst: str, album: str, grouping: str,
-                notation: str) -> TaskFailed | bool:
+                notation: str, recipe_digest: str) -> TaskFailed | bool:
     layout = ctx.layout
+    inputs = convert_inputs(layout, key, recipe_digest)  # before reading: what this file is made of
     sidecar = read_json(layout.sidecar(key)) or {}
     analysis = read_json(layout.analysis(key)) or {}
     recipe = ctx.manifest.formats[fmt]
@@ -69,7 +71,7 @@ def run_convert(ctx: RunContext, key: str, fmt: str, dst: str, album: str, group
     except TrackFailure as failure:
         ctx.failed(key, f"convert {fmt}", failure)
         return TaskFailed(f"{key} → {fmt}: {failure}")
-    previous = ctx.catalog.record_file(key, fmt, target, target.stat().st_size)
+    previous = ctx.catalog.record_file(key, fmt, target, inputs)
     if previous and Path(previous).parent == target.parent and Path(previous).is_relative_to(layout.library):
         with contextlib.suppress(FileNotFoundError):
             Path(previous).unlink()

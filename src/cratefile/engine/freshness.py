@@ -1,0 +1,51 @@
+"""Is a track's analysis or converted file still current? Answered from files, not doit's DB.
+
+doit keeps file_dep states and config values in its DB; lose the DB and every analysis and
+conversion would run again. So these two stages record what they were built from next to
+what they built: the analysis JSON holds the sidecar's (mtime_ns, size), the algorithm
+version and the options digest; the catalog's file row holds the output's (mtime_ns, size)
+and a digest of the recipe and of the sidecar's and analysis's (mtime_ns, size). Losing the
+doit DB then costs a check, not a rebuild.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from cratefile.atomic import read_json
+from cratefile.engine.context import RunContext
+from cratefile.layout import Layout
+from cratefile.records import AnalysisOptions, digest
+
+
+def stat_sig(path: Path | str) -> list[int] | None:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return [st.st_mtime_ns, st.st_size]
+
+
+def analysis_inputs(layout: Layout, key: str, options: AnalysisOptions, algo: str) -> dict[str, Any]:
+    return {"sidecar": stat_sig(layout.sidecar(key)), "algo": algo, "options": options.digest}
+
+
+def analysis_current(ctx: RunContext, key: str, options: AnalysisOptions, algo: str) -> bool:
+    """doit uptodate of analyze:<key>."""
+    data = read_json(ctx.layout.analysis(key))
+    return isinstance(data, dict) and data.get("inputs") == analysis_inputs(ctx.layout, key, options, algo)
+
+
+def convert_inputs(layout: Layout, key: str, recipe_digest: str) -> str:
+    return digest([recipe_digest, stat_sig(layout.sidecar(key)), stat_sig(layout.analysis(key))])
+
+
+def output_current(ctx: RunContext, key: str, fmt: str, dst: str, recipe_digest: str) -> bool:
+    """doit uptodate of convert:<key>:<fmt>: the file is the one recorded, built from today's inputs."""
+    row = ctx.file_records().get((key, fmt))
+    if row is None or row["path"] != dst:
+        return False
+    return (stat_sig(dst) == [row["mtime_ns"], row["size"]]
+            and row["inputs"] == convert_inputs(ctx.layout, key, recipe_digest))
