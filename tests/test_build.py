@@ -353,3 +353,18 @@ def test_a_lost_doit_db_costs_a_check_not_a_rebuild(workspace: Workspace) -> Non
     rc, out, err = workspace.run()
     assert rc == 0, out + err
     assert victim.stat().st_size > 1000
+
+
+def test_one_task_can_be_asked_for_by_name(workspace: Workspace) -> None:
+    _setup(workspace, n=2, formats="[wav]")
+    assert workspace.run()[0] == 0
+    target = workspace.root / "library" / "wav" / "Artist B - Second Song.wav"
+    target.unlink()
+    names = [line.split()[0] for line in workspace.run("list", "--all")[1].splitlines() if line.startswith("convert:")]
+    (task,) = [n for n in names if "Second Song" in workspace.run("info", n)[1]]
+    rc, out, err = workspace.run(task)
+    assert rc == 0, out + err
+    assert [line.split()[1] for line in out.splitlines() if line.startswith("done ")] == [task]
+    assert target.exists()
+    rc, out, err = workspace.run("no-such:task")
+    assert rc == 2 and "no-such:task" in out + err

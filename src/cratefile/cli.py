@@ -26,6 +26,7 @@ EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_BUG, EXIT_BUSY, EXIT_INTERRUPTED = 0, 1, 
 DOIT_COMMANDS = {"run", "list", "info", "clean", "forget", "ignore", "dumpdb", "strace", "help", "reset-dep",
                  "tabcompletion"}
 MUTATING = {"run", "clean", "forget", "ignore", "reset-dep"}
+OUR_COMMANDS = {"status", "export", "notion", "prune"}
 
 
 def _our_options(argv: list[str]) -> tuple[argparse.Namespace, list[str]]:
@@ -95,9 +96,8 @@ def main(argv: list[str] | None = None) -> int:
 def _dispatch(opts: argparse.Namespace, rest: list[str]) -> int:
     from cratefile.manifest import load_manifest
 
-    command = rest[0] if rest and not rest[0].startswith("-") else "run"
-    if command not in DOIT_COMMANDS | {"status", "export", "notion", "prune"}:
-        raise UsageError(f"unknown command {command!r}")
+    # anything else is doit's `run` with task names or options: `cratefile convert:<key>:wav`
+    command = rest[0] if rest and rest[0] in DOIT_COMMANDS | OUR_COMMANDS else "run"
     manifest = load_manifest(Path(opts.manifest))
     if command == "status":
         from cratefile import status

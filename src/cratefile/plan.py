@@ -122,6 +122,8 @@ def analyze_tasks(ctx: RunContext, wanted: Mapping[str, Claim], failures: Mappin
     for key, claim in active(ctx, wanted, failures, now):
         options = claim.playlists[0].analysis
         yield {
+            # made by the download creator, so a task_dep on download:<key> always resolves
+            "basename": "analyze",
             "name": stem_of(key),
             "doc": f"BPM and key of {key}",
             "actions": [(run_analyze, [ctx, key, options, algo_version])],

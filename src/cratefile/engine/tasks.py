@@ -34,7 +34,7 @@ def doit_config(ctx: RunContext, reporter: Any | None = None, workers: int | Non
         "num_process": workers or max(2, os.cpu_count() or 2),
         "continue": True,
         "verbosity": 0,
-        "default_tasks": ["fetch", "download", "analyze", "convert", "publish", "eagle", "notion", "rekordbox"],
+        "default_tasks": ["fetch", "download", "convert", "publish", "eagle", "notion", "rekordbox"],
     }
     if reporter is not None:
         config["reporter"] = reporter
@@ -110,15 +110,15 @@ def make_namespace(ctx: RunContext, reporter: Any | None = None, workers: int | 
 
     @create_after(executed="fetch")
     def task_download() -> Iterator[dict[str, Any]]:
-        """Download each track once, whatever number of playlists list it."""
-        yield from plan.download_tasks(ctx, inputs.claims, inputs.failures(), inputs.now)
+        """Download each track once, whatever number of playlists list it; then its BPM and key.
 
-    @create_after(executed="fetch")
-    def task_analyze() -> Iterator[dict[str, Any]]:
-        """BPM, key and duration of each downloaded source."""
+        One creator makes both, so that `analyze:<key>`'s dependency on `download:<key>`
+        resolves even when a single task is asked for (`cratefile convert:<key>:wav`)."""
         from cratefile.analysis import ALGO_VERSION
 
-        yield from plan.analyze_tasks(ctx, inputs.claims, inputs.failures(), inputs.now, ALGO_VERSION)
+        failures = inputs.failures()
+        yield from plan.download_tasks(ctx, inputs.claims, failures, inputs.now)
+        yield from plan.analyze_tasks(ctx, inputs.claims, failures, inputs.now, ALGO_VERSION)
 
     @create_after(executed="download")
     def task_convert() -> Iterator[dict[str, Any]]:
@@ -157,7 +157,6 @@ def make_namespace(ctx: RunContext, reporter: Any | None = None, workers: int | 
     creators: dict[str, Callable[..., Any]] = {
         "task_fetch": task_fetch,
         "task_download": task_download,
-        "task_analyze": task_analyze,
         "task_convert": task_convert,
         "task_publish": task_publish,
         "task_eagle": task_eagle,
