@@ -283,7 +283,7 @@ def assign_names(
         old = (previous or {}).get(key)
         if old is None or fold(old) in taken:
             continue
-        if old in _first_candidates(key, plain[key], max_bytes):
+        if old == plain[key] or old in _first_candidates(key, plain[key], max_bytes):  # cheap case first
             chosen[key] = old
             taken.add(fold(old))
 

@@ -119,6 +119,7 @@ class Catalog:
             self._conn.execute("PRAGMA journal_mode=WAL")
             self._conn.execute("PRAGMA synchronous=NORMAL")
             self._conn.executescript(_SCHEMA)
+            self._add_missing_columns()
             self._conn.execute(
                 "INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
             )
@@ -126,6 +127,13 @@ class Catalog:
             raise CatalogError(
                 f"{path}: cannot open the catalog ({exc}); move the file aside and rerun to rebuild it"
             ) from exc
+
+    def _add_missing_columns(self) -> None:
+        """Catalogs made by an earlier version get the columns added since (NULL until rebuilt)."""
+        have = {row[1] for row in self._conn.execute("PRAGMA table_info(files)")}
+        for column, kind in (("mtime_ns", "INTEGER"), ("inputs", "TEXT")):
+            if column not in have:
+                self._conn.execute(f"ALTER TABLE files ADD COLUMN {column} {kind}")
 
     def close(self) -> None:
         with self._lock:
