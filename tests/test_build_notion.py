@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 
 import pytest
@@ -141,3 +142,30 @@ def test_a_page_locked_by_another_machine_is_skipped_until_its_lock_expires(work
     assert (workspace.root / "library" / "wav" / "DJ Three - Shared.wav").exists()
     assert notion.value(page, "Processing Lock") in ("", None)  # released when the run ended
     assert notion.value(page, "Downloaded") is True
+
+
+@pytest.mark.slow
+def test_without_a_lock_property_the_build_says_locking_is_off_once(workspace: Workspace, services) -> None:
+    from fakes.notion import MUSIC_TRACKS
+
+    sc, _ = services
+    sc.add_track(41, "Solo", "DJ Five", 6)
+    no_lock = {k: v for k, v in MUSIC_TRACKS.items() if k != "Processing Lock"}
+    with FakeNotion(properties=no_lock) as notion:
+        workspace.manifest(f"""
+            playlists:
+              - name: One
+                url: {sc.url_of_track(41)}
+                formats: [wav]
+            notion:
+              database: {notion.database_id}
+              api_url: {notion.url}
+        """)
+        assert notion.token == os.environ["NOTION_TOKEN"]  # the fakes share a token; the fixture set it
+        rc, out, err = workspace.run()
+        assert rc == 0, out + err
+        assert out.count("processing locks are off") == 1
+        assert workspace.report()["notes"] == [
+            "Notion: processing locks are off (the database has no lock property); "
+            "`cratefile notion init-schema` adds it"]
+        assert len(notion.live_pages()) == 1

@@ -225,6 +225,7 @@ def _build(manifest, opts: argparse.Namespace, rest: list[str]) -> int:
     try:
         errors = reporter.errors + ([ctx.eagle_down] if ctx.eagle_down else []) + ctx.sink_errors
         report = build_report(ctx, reporter.executed, interrupted=interrupted, errors=errors)
+        report["notes"] = ctx.notes
         if ctx.notion_stats is not None:
             report["notion"] = dataclasses.asdict(ctx.notion_stats)
         write_report(ctx.layout.reports, report)

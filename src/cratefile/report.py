@@ -100,5 +100,6 @@ def summary_lines(report: dict[str, Any]) -> list[str]:
             what = f"{f['title']!r} ({f['key']})" if f.get("title") else f["key"]
             lines.append(f"  failed {what} at {f['stage']}: {f['category']}: {f['message']}")
     lines += [f"error: {e}" for e in report["errors"]]
+    lines += [f"note: {n}" for n in report.get("notes", [])]
     lines.append(f"{report['tasks_executed']} tasks ran in {report['duration_s']:.1f} s")
     return lines

@@ -42,6 +42,7 @@ class RunContext:
     playlist_errors: dict[str, str] = field(default_factory=dict)
     eagle_down: str | None = None  # Eagle's one-line "not running" message, once seen
     sink_errors: list[str] = field(default_factory=list)  # a sink (Notion) failed as a whole
+    notes: list[str] = field(default_factory=list)  # said once in the run's summary and report
     notion_stats: Any = None
     _shared: dict[str, Any] = field(default_factory=dict)  # per-run clients and caches of the sinks
     _catalog: Catalog | None = None

@@ -59,7 +59,10 @@ def run_notion(ctx: RunContext, tracks: Iterable[Any]) -> TaskFailed | bool:
     catalog = ctx.catalog
     try:
         with NotionMirror(config) as mirror:
-            mirror.check_schema()
+            schema = mirror.check_schema()
+            if not schema.locking:
+                ctx.notes.append("Notion: processing locks are off (the database has no lock property); "
+                                 "`cratefile notion init-schema` adds it")
             stats = mirror.sync(list(tracks),
                                 on_page_id=lambda key, page_id: catalog.upsert_track(key, notion_page_id=page_id))
     except CatalogError as exc:
