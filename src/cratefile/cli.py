@@ -207,7 +207,7 @@ def _build(manifest, opts: argparse.Namespace, rest: list[str]) -> int:
     ctx = RunContext(manifest, refresh=opts.refresh, retry_failed=opts.retry_failed,
                      analysis_workers=min(2, os.cpu_count() or 1))
     layout = ctx.layout
-    sweep_parts([layout.audio, layout.analysis("x").parent, layout.snapshots,
+    sweep_parts([layout.audio, layout.analyses, layout.snapshots,
                  *(layout.library / fmt for fmt in manifest.formats),
                  *(layout.playlist_dir(playlist_folder(p)) / fmt for p in manifest.playlists for fmt in p.formats)])
     reporter = CrateReporter()

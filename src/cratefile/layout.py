@@ -27,8 +27,12 @@ class Layout:
     def sidecar(self, key: str) -> Path:
         return self.audio / f"{stem_of(key)}.json"
 
+    @property
+    def analyses(self) -> Path:
+        return self.cache / "analysis"
+
     def analysis(self, key: str) -> Path:
-        return self.cache / "analysis" / f"{stem_of(key)}.json"
+        return self.analyses / f"{stem_of(key)}.json"
 
     def output(self, fmt: str, name: str, ext: str) -> Path:
         return self.library / fmt / f"{name}.{ext}"

@@ -14,8 +14,8 @@ import shutil
 from pathlib import Path
 
 from cratefile import plan
-from cratefile.atomic import read_json
 from cratefile.catalog.sqlite import Catalog
+from cratefile.engine.tasks import current_names
 from cratefile.errors import UsageError
 from cratefile.layout import Layout
 from cratefile.records import Manifest
@@ -30,16 +30,12 @@ def wanted_files(manifest: Manifest) -> tuple[set[Path], set[Path]]:
     if missing:
         raise UsageError(f"playlists not fetched yet ({', '.join(missing)}): run cratefile first, then prune")
     claims = plan.claims(manifest, snapshots)
-    sidecars = {k: s for k in claims if isinstance(s := read_json(layout.sidecar(k)), dict)}
-    previous: dict[str, str] = {}
-    if layout.catalog.exists():
-        catalog = Catalog(layout.catalog)
-        try:
-            for (key, _fmt), path in sorted(catalog.file_paths().items()):
-                previous.setdefault(key, Path(path).stem)
-        finally:
+    catalog = Catalog(layout.catalog) if layout.catalog.exists() else None
+    try:
+        names = current_names(manifest, claims, catalog)
+    finally:
+        if catalog is not None:
             catalog.close()
-    names = plan.file_names(manifest, claims, sidecars, previous)
     files = {layout.output(fmt, names[k], manifest.formats[fmt].extension)
              for k, c in claims.items() if k in names for fmt in c.formats}
     folders = set()

@@ -226,6 +226,13 @@ class Catalog:
         previous = row["path"] if row else None
         return previous if previous != str(path) else None
 
+    def file_stems(self) -> dict[str, str]:
+        """key -> the file name (without extension) its outputs have now."""
+        stems: dict[str, str] = {}
+        for (key, _fmt), path in sorted(self.file_paths().items()):
+            stems.setdefault(key, Path(path).stem)
+        return stems
+
     def file_records(self) -> dict[tuple[str, str], dict[str, Any]]:
         rows = self._query("SELECT key, format, path, size, mtime_ns, inputs FROM files")
         return {(r["key"], r["format"]): dict(r) for r in rows}

@@ -10,16 +10,18 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 from doit import create_after
 
 from cratefile import plan
 from cratefile.atomic import read_json
+from cratefile.catalog.sqlite import Catalog
 from cratefile.engine.context import RunContext
 from cratefile.engine.doitdb import StatChecker
-from cratefile.records import Snapshot
+from cratefile.layout import Layout
+from cratefile.records import Manifest, Snapshot
 from cratefile.snapshots import read_snapshot
 
 BACKEND_NAME = "cratefile-sqlite"
@@ -39,6 +41,14 @@ def doit_config(ctx: RunContext, reporter: Any | None = None, workers: int | Non
     if reporter is not None:
         config["reporter"] = reporter
     return config
+
+
+def current_names(manifest: Manifest, claims: Mapping[str, plan.Claim], catalog: Catalog | None) -> dict[str, str]:
+    """File names of the downloaded tracks: from their sidecars, keeping the names files have."""
+    layout = Layout(manifest.cache, manifest.library)
+    sidecars = {k: s for k in claims if isinstance(s := read_json(layout.sidecar(k)), dict)}
+    previous = catalog.file_stems() if catalog is not None else {}
+    return plan.file_names(manifest, claims, sidecars, previous)
 
 
 class _Inputs:
@@ -71,17 +81,8 @@ class _Inputs:
     @property
     def names(self) -> dict[str, str]:
         if self._names is None:
-            layout = self.ctx.layout
-            sidecars = {}
-            for key in self.claims:
-                data = read_json(layout.sidecar(key))
-                if isinstance(data, dict):
-                    sidecars[key] = data
-            previous: dict[str, str] = {}
-            if layout.catalog.exists():
-                for (key, _fmt), path in sorted(self.ctx.catalog.file_paths().items()):
-                    previous.setdefault(key, os.path.splitext(os.path.basename(path))[0])
-            self._names = plan.file_names(self.ctx.manifest, self.claims, sidecars, previous)
+            catalog = self.ctx.catalog if self.ctx.layout.catalog.exists() else None
+            self._names = current_names(self.ctx.manifest, self.claims, catalog)
         return self._names
 
 
