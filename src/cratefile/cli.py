@@ -210,7 +210,8 @@ def _build(manifest, opts: argparse.Namespace, rest: list[str]) -> int:
     sweep_parts([layout.audio, layout.analyses, layout.snapshots,
                  *(layout.library / fmt for fmt in manifest.formats),
                  *(layout.playlist_dir(playlist_folder(p)) / fmt for p in manifest.playlists for fmt in p.formats)])
-    reporter = CrateReporter()
+    reporter = CrateReporter(expected_tracks=lambda: CrateReporter.tracks_in_snapshots(
+        ctx.layout.snapshot(p.slug) for p in manifest.playlists))
     previous = signal.signal(signal.SIGTERM, _interrupt)
     interrupted = False
     doit_rc = 0
