@@ -6,7 +6,7 @@ the life of the doit process (the kernel drops it when the process ends).
 
 from pathlib import Path
 
-from cratefile.engine.context import RunContext
+from cratefile.context import RunContext
 from cratefile.engine.lock import WorkspaceLock
 from cratefile.engine.tasks import make_namespace
 from cratefile.manifest import load_manifest

@@ -18,7 +18,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
 from fakes.notion import FakeNotion
 
-from cratefile.catalog.notion import NotionMirror, NotionTrack, NotionTuning
+from cratefile.sinks.notion.mirror import NotionMirror, NotionTrack, NotionTuning
 from cratefile.net import RateLimiter
 
 

@@ -8,12 +8,12 @@ MEASURED = {"bpm": 127.98, "key": "Am"}
 def test_store_tags_win_unless_overwrite() -> None:
     carried = {"bpm": 128.0, "key": "8A"}
     assert choose(MEASURED, carried, overwrite=False) == {
-        "bpm": 128.0, "bpm_source": "tag", "key": "Am", "key_source": "tag"}
+        "bpm": 128.0, "bpm_source": "tag", "musical_key": "Am", "key_source": "tag"}
     assert choose(MEASURED, carried, overwrite=True) == {
-        "bpm": 127.98, "bpm_source": "analysis", "key": "Am", "key_source": "analysis"}
+        "bpm": 127.98, "bpm_source": "analysis", "musical_key": "Am", "key_source": "analysis"}
 
 
 def test_unusable_tags_are_ignored_and_no_pulse_is_unknown() -> None:
     assert choose({"bpm": 0.0, "key": "F#m"}, {"bpm": -3, "key": "not a key"}, overwrite=False) == {
-        "bpm": None, "bpm_source": "analysis", "key": "F#m", "key_source": "analysis"}
-    assert choose(MEASURED, {"key": "Gbm"}, overwrite=False)["key"] == "F#m"
+        "bpm": None, "bpm_source": "analysis", "musical_key": "F#m", "key_source": "analysis"}
+    assert choose(MEASURED, {"key": "Gbm"}, overwrite=False)["musical_key"] == "F#m"

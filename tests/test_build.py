@@ -273,7 +273,7 @@ def test_rekordbox_export_loads_with_pyrekordbox(workspace: Workspace) -> None:
 
 
 def test_rekordbox_xml_as_a_build_target_follows_the_playlist(workspace: Workspace) -> None:
-    from cratefile.sinks.rekordbox import read_locations
+    from cratefile.sinks.rekordbox.xml import read_locations
 
     make_track(workspace.music / "01 a.mp3", title="A", artist="X", bpm=120, key="Am")
     workspace.manifest("""

@@ -132,7 +132,7 @@ def test_a_page_locked_by_another_machine_is_skipped_until_its_lock_expires(work
     assert notion.value(page, "Processing Lock") == other  # never touched someone else's fresh lock
 
     # the other machine died: its lock is cleared as `cratefile notion unlock --stale` does
-    from cratefile.catalog.notion import NotionMirror
+    from cratefile.sinks.notion.mirror import NotionMirror
 
     with NotionMirror(notion.config()) as m:
         assert m.unlock_stale(stale_after=0) == 1  # any age counts as stale here

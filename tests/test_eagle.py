@@ -15,7 +15,7 @@ import pytest
 from fakes.eagle import FakeEagle
 
 from cratefile.errors import CratefileError
-from cratefile.sinks.eagle import (
+from cratefile.sinks.eagle.client import (
     EagleClient,
     EagleError,
     EagleUnavailable,
@@ -250,7 +250,7 @@ def test_eagle_ignoring_update_folders_is_a_warning(
 ) -> None:
     fake.honour_update_folders = False
     folders = [client.ensure_folder("Playlists/A"), client.ensure_folder("Playlists/B")]
-    with caplog.at_level(logging.WARNING, logger="cratefile.sinks.eagle"):
+    with caplog.at_level(logging.WARNING, logger="cratefile.sinks.eagle.client"):
         item_id = _sync(client, track, folder_ids=folders)
     assert fake.items[item_id]["folders"] == folders[:1]
     assert "does not file existing items into more folders" in caplog.text

@@ -15,7 +15,7 @@ from jsonschema import Draft202012Validator
 from cratefile.errors import ManifestError
 from cratefile.manifest import (
     load_manifest,
-    notion_database_id,
+    manifest_schema,
     parse_duration,
     parse_size,
     schema_path,
@@ -23,16 +23,16 @@ from cratefile.manifest import (
 )
 from cratefile.records import (
     AnalysisOptions,
-    EagleConfig,
     FormatRecipe,
     Manifest,
     NamingRule,
-    NotionConfig,
     Playlist,
     RetryPolicy,
-    Source,
+    SourceSpec,
     YtdlpOptions,
 )
+from cratefile.sinks.eagle import EagleConfig
+from cratefile.sinks.notion.config import NotionConfig, notion_database_id
 from cratefile.yamlpos import Problem, raise_problems
 
 SC_SECRET = "SC-SECRET-7f3a9c"
@@ -141,7 +141,7 @@ def test_full_manifest_loads_into_records(tmp_path: Path) -> None:
             Playlist(
                 name="Demo Crate",
                 slug="demo-crate",
-                source=Source("folder", str(ws / "examples" / "demo")),
+                source=SourceSpec("folder", str(ws / "examples" / "demo")),
                 formats=("wav", "m4a"),
                 refresh_seconds=3600.0,
                 analysis=AnalysisOptions(120.0, 240.0, "camelot", True),
@@ -150,26 +150,28 @@ def test_full_manifest_loads_into_records(tmp_path: Path) -> None:
             Playlist(
                 name="Café Sets — Vol. 2",
                 slug="cafe-sets-vol-2",
-                source=Source("url", URL),
+                source=SourceSpec("url", URL),
                 formats=("wav", "aiff"),
                 refresh_seconds=6 * 3600.0,
                 analysis=base,
                 yaml_path="playlists[1]",
             ),
         ),
-        notion=NotionConfig(
-            database="01234567-89ab-cdef-0123-456789abcdef",
-            token_env="NOTION_TOKEN",
-            api_url="http://127.0.0.1:9999",
-            properties=(("bpm", "Tempo"), ("duration", "Audio Duration (seconds)"),
-                        ("title", "Title")),  # sorted by field
-        ),
-        eagle=EagleConfig(api_url="http://localhost:41595", formats=("aiff",),
-                          folder="DJ/{playlist}"),
+        sinks={
+            "playlists": True,
+            "eagle": EagleConfig(api_url="http://localhost:41595", formats=("aiff",), folder="DJ/{playlist}"),
+            "notion": NotionConfig(
+                database="01234567-89ab-cdef-0123-456789abcdef",
+                token_env="NOTION_TOKEN",
+                api_url="http://127.0.0.1:9999",
+                properties=(("bpm", "Tempo"), ("duration", "Audio Duration (seconds)"),
+                            ("title", "Title")),  # sorted by field
+            ),
+        },
     )
     # secrets are compare=False in the records: check them on their own
     assert manifest.ytdlp.oauth_token == SC_SECRET
-    assert manifest.notion is not None and manifest.notion.token == NOTION_SECRET
+    assert manifest.sink("notion") is not None and manifest.sink("notion").token == NOTION_SECRET
     assert SC_SECRET not in repr(manifest) and NOTION_SECRET not in repr(manifest)
     assert sorted(manifest.formats) == ["aiff", "flac", "m4a", "mp3", "wav"]
     assert manifest.formats["m4a"] == FormatRecipe(
@@ -187,10 +189,10 @@ def test_minimal_manifest_gets_the_documented_defaults(tmp_path: Path) -> None:
     assert m.ytdlp.oauth_token is None
     assert m.playlists[0].formats == ("wav",)
     assert m.playlists[0].refresh_seconds == 6 * 3600
-    assert (m.notion, m.eagle) == (None, None)
+    assert (m.sink("notion"), m.sink("eagle"), m.sink("rekordbox")) == (None, None, None)
 
     # the defaults the schema documents are the ones applied
-    schema = json.loads(schema_path("playlists").read_text())
+    schema = manifest_schema()
     props = schema["properties"]
     assert props["formats"]["default"] == list(m.playlists[0].formats)
     assert props["analysis"]["properties"]["bpm_range"]["default"] == [m.analysis.bpm_min,
@@ -288,7 +290,8 @@ def _subschemas(schema: dict[str, Any], path: str = "",
 
 @pytest.mark.parametrize("name", ["playlists", "formats", "naming"])
 def test_schemas_are_valid_documented_and_closed(name: str) -> None:
-    schema = json.loads(schema_path(name).read_text())
+    # the manifest's schema is assembled from the core file and the registered kinds and sinks
+    schema = manifest_schema() if name == "playlists" else json.loads(schema_path(name).read_text())
     Draft202012Validator.check_schema(schema)
     nodes = list(_subschemas(schema))
     assert sum(is_property for _, _, is_property in nodes) >= 4

@@ -10,8 +10,8 @@ from collections.abc import Iterator
 import pytest
 from fakes.notion import FakeNotion, Fault
 
-from cratefile.catalog.notion import LockOwner, NotionMirror, NotionTuning
-from cratefile.catalog.notion_lock import parse_lock
+from cratefile.sinks.notion.mirror import LockOwner, NotionMirror, NotionTuning
+from cratefile.sinks.notion.lock import parse_lock
 from cratefile.net import RateLimiter
 
 FAST = NotionTuning(timeout=5.0, attempts=3, base_delay=0.01, max_delay=0.05, settle=0.2,
@@ -72,7 +72,7 @@ def test_dedupe_dry_run_lists_then_real_run_merges_and_trashes(fake: FakeNotion)
 
 
 def test_sync_after_dedupe_follows_the_kept_page(fake: FakeNotion) -> None:
-    from cratefile.catalog.notion import NotionTrack
+    from cratefile.sinks.notion.mirror import NotionTrack
 
     oldest, middle, _newest, _single = seed_duplicates(fake)
     with mirror(fake) as m:

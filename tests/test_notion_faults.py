@@ -12,7 +12,7 @@ from collections.abc import Iterator
 import pytest
 from fakes.notion import FakeNotion, Fault
 
-from cratefile.catalog.notion import (
+from cratefile.sinks.notion.mirror import (
     NotionMirror,
     NotionTrack,
     NotionTuning,

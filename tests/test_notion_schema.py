@@ -8,7 +8,7 @@ import logging
 import pytest
 from fakes.notion import MUSIC_TRACKS, FakeNotion
 
-from cratefile.catalog.notion import (
+from cratefile.sinks.notion.mirror import (
     LockOwner,
     NotionMirror,
     NotionSchemaError,

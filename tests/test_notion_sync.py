@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import pytest
 from fakes.notion import FakeNotion
 
-from cratefile.catalog.notion import (
+from cratefile.sinks.notion.mirror import (
     NotionMirror,
     NotionTrack,
     NotionTuning,

@@ -6,13 +6,13 @@ import dataclasses
 
 import pytest
 
-from cratefile.catalog.notion_schema import (
+from cratefile.sinks.notion.schema import (
     DEFAULT_PROPERTIES,
     NotionSchemaError,
     property_map,
     read_report,
 )
-from cratefile.catalog.notion_values import (
+from cratefile.sinks.notion.values import (
     NotionTrack,
     changed,
     chunk_text,

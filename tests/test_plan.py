@@ -7,10 +7,12 @@ from pathlib import Path
 
 from cratefile import plan
 from cratefile.catalog.sqlite import Failure
-from cratefile.engine.context import RunContext
-from cratefile.engine.freshness import analysis_current, output_current
+from cratefile.context import RunContext
+from cratefile.freshness import analysis_current, output_current
 from cratefile.manifest import load_manifest
-from cratefile.records import Snapshot, TrackRef
+from cratefile.engine.tasks import STEPS
+from cratefile.records import Sidecar, Snapshot, TrackRef
+from cratefile.sinks import SINKS, BuildView
 from cratefile.stages.download import run_download, sidecar_current
 
 
@@ -47,7 +49,7 @@ def test_download_and_analyze_tasks(tmp_path: Path) -> None:
     ctx = _ctx(tmp_path)
     claims = plan.claims(ctx.manifest, _snaps())
     cache = ctx.manifest.cache
-    tasks = list(plan.download_tasks(ctx, claims, {}, time.time()))
+    tasks = list(plan.download_tasks(ctx, STEPS, claims, {}, time.time()))
     assert [_strip(t) for t in tasks] == [
         {"name": "soundcloud-1", "targets": [str(cache / "audio/soundcloud-1.json")]},
         {"name": "soundcloud-2", "targets": [str(cache / "audio/soundcloud-2.json")]},
@@ -56,7 +58,7 @@ def test_download_and_analyze_tasks(tmp_path: Path) -> None:
                                                           "title": None, "artist": None, "duration": None,
                                                           "entry": {"id": "1"}}, "folder"])]
     assert tasks[0]["uptodate"] == [(sidecar_current, [ctx, "soundcloud 1", "folder"])]
-    analyze = list(plan.analyze_tasks(ctx, claims, {}, time.time(), "v1"))
+    analyze = list(plan.analyze_tasks(ctx, STEPS, claims, {}, time.time(), "v1"))
     assert [_strip(t) for t in analyze] == [
         {"name": "soundcloud-1", "task_dep": ["download:soundcloud-1"],
          "targets": [str(cache / "analysis/soundcloud-1.json")]},
@@ -77,7 +79,7 @@ def test_permanent_failure_is_held_back_until_cool_off_or_retry(tmp_path: Path) 
     recent = {"soundcloud 1": Failure("soundcloud 1", "download", "not_found", "404", 1, now - 60)}
     old = {"soundcloud 1": Failure("soundcloud 1", "download", "not_found", "404", 1, now - 8 * 86400)}
     transient = {"soundcloud 1": Failure("soundcloud 1", "download", "transient", "503", 1, now - 60)}
-    names = lambda failures, c=ctx: [t["name"] for t in plan.download_tasks(c, claims, failures, now)]  # noqa: E731
+    names = lambda failures, c=ctx: [t["name"] for t in plan.download_tasks(c, STEPS, claims, failures, now)]  # noqa: E731
     assert names(recent) == ["soundcloud-2"]
     assert names(old) == ["soundcloud-1", "soundcloud-2"]
     assert names(transient) == ["soundcloud-1", "soundcloud-2"]
@@ -88,11 +90,11 @@ def test_permanent_failure_is_held_back_until_cool_off_or_retry(tmp_path: Path) 
 def test_convert_tasks_name_files_and_digest_recipes(tmp_path: Path) -> None:
     ctx = _ctx(tmp_path)
     claims = plan.claims(ctx.manifest, _snaps())
-    sidecars = {"soundcloud 1": {"title": "Same", "artist": "Name"}, "soundcloud 2": {"title": "Same", "artist": "Name"}}
+    sidecars = {k: Sidecar(key=k, url="", audio="x", title="Same", artist="Name") for k in ("soundcloud 1", "soundcloud 2")}
     names = plan.file_names(ctx.manifest, claims, sidecars, {})
     assert names["soundcloud 1"] != names["soundcloud 2"]
     assert all(n.startswith("Name - Same") for n in names.values())
-    tasks = list(plan.convert_tasks(ctx, claims, names, {}, time.time()))
+    tasks = list(plan.convert_tasks(ctx, STEPS, claims, names, {}, time.time()))
     assert [t["name"] for t in tasks] == ["soundcloud-1:wav", "soundcloud-1:aiff", "soundcloud-2:wav",
                                           "soundcloud-2:aiff", "soundcloud-2:mp3"]
     lib = ctx.manifest.library
@@ -102,7 +104,7 @@ def test_convert_tasks_name_files_and_digest_recipes(tmp_path: Path) -> None:
     assert check is output_current and args[:4] == [ctx, "soundcloud 1", "wav", tasks[0]["targets"][0]]
     digests = [t["uptodate"][0][1][4] for t in tasks]
     assert len(set(digests)) == len(digests)  # each (track, format) has its own recipe digest
-    again = [t["uptodate"][0][1][4] for t in plan.convert_tasks(ctx, claims, names, {}, time.time())]
+    again = [t["uptodate"][0][1][4] for t in plan.convert_tasks(ctx, STEPS, claims, names, {}, time.time())]
     assert digests == again  # and it is stable
 
 
@@ -111,7 +113,8 @@ def test_publish_lists_only_built_files_in_playlist_order(tmp_path: Path) -> Non
     names = {"soundcloud 1": "X - One", "soundcloud 2": "X - Two"}
     lib = ctx.manifest.library
     built = frozenset({str(lib / "wav/X - Two.wav"), str(lib / "wav/X - One.wav"), str(lib / "aiff/X - Two.aiff")})
-    (a, b) = list(plan.publish_tasks(ctx, _snaps(), names, built))
+    view = BuildView(ctx, _snaps(), plan.claims(ctx.manifest, _snaps()), names, built)
+    (a, b) = list(SINKS["playlists"].tasks(view, True))
     entries = a["actions"][0][1][3]
     assert entries == {
         "wav": [("soundcloud 1", "X - One.wav", str(lib / "wav/X - One.wav")),

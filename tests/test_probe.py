@@ -74,9 +74,9 @@ def test_flac_picture_and_vorbis_tags_reach_the_folder_sidecar(tmp_path: Path) -
     assert facts.tags == {"bpm": 100.0, "key": "C"}
 
     sidecar = folder.prepare(_ref(path), tmp_path)
-    assert (tmp_path / sidecar["artwork"]).read_bytes() == JPEG
-    assert (sidecar["codec"], sidecar["album"], sidecar["tags"]) == ("flac", "Crate", {"bpm": 100.0, "key": "C"})
-    assert isinstance(sidecar["bitrate"], int) and isinstance(sidecar["duration"], float)
+    assert (tmp_path / sidecar.artwork).read_bytes() == JPEG
+    assert (sidecar.codec, sidecar.album, sidecar.tags) == ("flac", "Crate", {"bpm": 100.0, "key": "C"})
+    assert isinstance(sidecar.bitrate, int) and isinstance(sidecar.duration, float)
 
 
 def test_wav_has_exact_pcm_facts_and_carries_nothing(tmp_path: Path) -> None:
@@ -89,7 +89,7 @@ def test_wav_has_exact_pcm_facts_and_carries_nothing(tmp_path: Path) -> None:
     assert facts.tags == {"bpm": None, "key": None}
     assert (facts.title, facts.cover) == (None, None)
     sidecar = folder.prepare(_ref(path), tmp_path)
-    assert sidecar["tags"] == {} and sidecar["artwork"] is None  # the folder sidecar lists only what is there
+    assert sidecar.tags == {} and sidecar.artwork is None  # the folder sidecar lists only what is there
 
 
 def test_webm_opus_falls_back_to_ffmpeg(tmp_path: Path) -> None:

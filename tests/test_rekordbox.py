@@ -10,7 +10,7 @@ from pathlib import Path, PureWindowsPath
 import pytest
 from pyrekordbox.rbxml import RekordboxXml
 
-from cratefile.sinks.rekordbox import (
+from cratefile.sinks.rekordbox.xml import (
     RbPlaylist,
     RbTrack,
     decode_location,

@@ -22,7 +22,7 @@ from yt_dlp.networking.exceptions import HTTPError, TransportError
 from yt_dlp.utils import DownloadError, ExtractorError, GeoRestrictedError
 
 from cratefile.errors import Category, TrackFailure
-from cratefile.records import TrackRef, YtdlpOptions
+from cratefile.records import Sidecar, TrackRef, YtdlpOptions
 from cratefile.sources import ytdlp
 from cratefile.sources.ytdlp_errors import classify, retry_after_seconds
 
@@ -100,37 +100,37 @@ def test_set_enumerates_in_one_request_and_each_track_lands_in_its_category(
             assert isinstance(result, TrackFailure), (tid, result)
             assert result.category is category, (tid, result)
             continue
-        assert isinstance(result, dict), (tid, result)
+        assert isinstance(result, Sidecar), (tid, result)
         stem = f"soundcloud-{tid}"
-        assert result["key"] == f"soundcloud {tid}"
-        assert result["url"] == fake.url_of_track(tid)
-        assert result["title"] == f"Track {tid}" and result["artist"] == f"Artist {tid % 3}"
-        assert result["duration"] == pytest.approx(SECONDS, abs=0.15)
-        assert result["declared_duration"] == SECONDS
-        assert result["album"] is None  # the set is a playlist, not an album
-        assert result["genre"] == "Electronic" and result["upload_date"] == "20240301"
+        assert result.key == f"soundcloud {tid}"
+        assert result.url == fake.url_of_track(tid)
+        assert result.title == f"Track {tid}" and result.artist == f"Artist {tid % 3}"
+        assert result.duration == pytest.approx(SECONDS, abs=0.15)
+        assert result.declared_duration == SECONDS
+        assert result.album is None  # the set is a playlist, not an album
+        assert result.genre == "Electronic" and result.upload_date == "20240301"
         if behavior == "original_wav":
-            assert (result["ext"], result["codec"], result["format_id"]) == ("wav", "pcm_s16le", "download")
-            assert result["tags"]["bpm"] == 126.0
+            assert (result.ext, result.codec, result.format_id) == ("wav", "pcm_s16le", "download")
+            assert result.tags["bpm"] == 126.0
         elif behavior == "hls_aac":  # MPEG-TS segments, remuxed by ffmpeg into a real .m4a
-            assert (result["ext"], result["codec"], result["format_id"]) == ("m4a", "aac", "hls_aac_160k")
+            assert (result.ext, result.codec, result.format_id) == ("m4a", "aac", "hls_aac_160k")
         else:
-            assert (result["ext"], result["codec"]) == ("mp3", "mp3")
-            assert result["bitrate"] == 128 and result["sample_rate"] == 44100 and result["channels"] == 2
-            assert "preview" not in result["format_id"]
-        assert result["audio"] == f"{stem}.{result['ext']}"
-        expected_files.add(result["audio"])
-        assert (dest / result["audio"]).stat().st_size > 10_000
+            assert (result.ext, result.codec) == ("mp3", "mp3")
+            assert result.bitrate == 128 and result.sample_rate == 44100 and result.channels == 2
+            assert "preview" not in result.format_id
+        assert result.audio == f"{stem}.{result.ext}"
+        expected_files.add(result.audio)
+        assert (dest / result.audio).stat().st_size > 10_000
         if kw.get("artwork") is False:
-            assert result["artwork_url"] and "avatars-" in result["artwork_url"]  # SoundCloud's fallback
+            assert result.artwork_url and "avatars-" in result.artwork_url  # SoundCloud's fallback
         else:
-            assert result["artwork"] == f"{stem}.cover.jpg" and "t500x500" in result["artwork_url"]
-        if result["artwork"]:
-            expected_files.add(result["artwork"])
-            assert (dest / result["artwork"]).read_bytes()[:2] == b"\xff\xd8"
+            assert result.artwork == f"{stem}.cover.jpg" and "t500x500" in result.artwork_url
+        if result.artwork:
+            expected_files.add(result.artwork)
+            assert (dest / result.artwork).read_bytes()[:2] == b"\xff\xd8"
 
-    assert results[101]["tags"] == {"bpm": 124.0, "key": "Am"}
-    assert results[110]["format_id"].startswith("hls_")
+    assert results[101].tags == {"bpm": 124.0, "key": "Am"}
+    assert results[110].format_id.startswith("hls_")
     # Nothing else in dest: no preview, no cut file, no .part or temporary name.
     assert set(os.listdir(dest)) == expected_files
     # 429 twice, then served; 503 twice, then served.
@@ -168,7 +168,7 @@ def test_single_track_url_and_cached_client_id(fake: FakeSoundCloud, tmp_path: P
     assert fake.count(WEB) == 0 and fake.count("a-v2.sndcdn.com") == 0
 
     sidecar = ytdlp.download(ref, tmp_path / "audio", other, backoff=0.01)
-    assert sidecar["audio"] == "soundcloud-42.mp3"
+    assert sidecar.audio == "soundcloud-42.mp3"
 
 
 def test_stale_client_id_is_scraped_again(fake: FakeSoundCloud, tmp_path: Path) -> None:
@@ -200,7 +200,7 @@ def test_oauth_token_is_used_but_never_shown(
 
     (ref,) = ytdlp.enumerate_playlist(ok, opts)
     sidecar = ytdlp.download(ref, tmp_path / "a", opts, backoff=0.01)
-    assert sidecar["audio"] == "soundcloud-1.mp3"
+    assert sidecar.audio == "soundcloud-1.mp3"
     assert fake.count("api-auth.soundcloud.com", "/connect/session", "POST") == 1
     assert {h.authorization for h in fake.requests if h.path.startswith("/media/")} == {f"OAuth {TOKEN}"}
 
@@ -249,8 +249,8 @@ def test_rss_feed_is_a_playlist_for_the_generic_extractor(fake: FakeSoundCloud, 
     ]
     assert refs[0].url == "https://media.example.org/episodes/ep1.mp3"
     sidecar = ytdlp.download(refs[1], tmp_path / "pod", opts, backoff=0.01)
-    assert (sidecar["audio"], sidecar["codec"], sidecar["title"]) == ("generic-show-ep-2.mp3", "mp3", "Episode 2")
-    assert sidecar["duration"] == pytest.approx(SECONDS, abs=0.15)
+    assert (sidecar.audio, sidecar.codec, sidecar.title) == ("generic-show-ep-2.mp3", "mp3", "Episode 2")
+    assert sidecar.duration == pytest.approx(SECONDS, abs=0.15)
     assert all(h.host in ("podcasts.example.org", "media.example.org") for h in fake.requests)
 
 

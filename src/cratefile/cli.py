@@ -26,7 +26,30 @@ EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_BUG, EXIT_BUSY, EXIT_INTERRUPTED = 0, 1, 
 DOIT_COMMANDS = {"run", "list", "info", "clean", "forget", "ignore", "dumpdb", "strace", "help", "reset-dep",
                  "tabcompletion"}
 MUTATING = {"run", "clean", "forget", "ignore", "reset-dep"}
-OUR_COMMANDS = {"status", "export", "notion", "prune"}
+OUR_COMMANDS = {"status", "prune", "schema"}
+
+
+def _sink_verb(args: list[str]) -> tuple[str | None, list[str], list[str]]:
+    """(verb, its words, the rest) when `args` (less -m/--manifest) start with a sink's verb:
+    `cratefile export rekordbox -o x.xml`, `cratefile notion dedupe --dry-run`."""
+    from cratefile.sinks import SINKS
+
+    manifest_args: list[str] = []
+    words: list[str] = []
+    it = iter(args)
+    for arg in it:
+        if arg in ("-m", "--manifest"):
+            manifest_args += [arg, next(it, "")]
+        elif arg.startswith("--manifest="):
+            manifest_args.append(arg)
+        else:
+            words.append(arg)
+    for sink in SINKS.values():
+        for verb in sink.verbs:
+            head = verb.split()
+            if words[: len(head)] == head:
+                return verb, words[len(head):], manifest_args
+    return None, words, manifest_args
 
 
 def _our_options(argv: list[str]) -> tuple[argparse.Namespace, list[str]]:
@@ -64,11 +87,14 @@ def main(argv: list[str] | None = None) -> int:
     if args[:1] in (["-h"], ["--help"]):
         print(USAGE)
         return EXIT_OK
+    verb, words, manifest_args = _sink_verb(args)
     try:
-        opts, rest = _our_options(args)
+        opts, rest = _our_options(args if verb is None else manifest_args)
     except SystemExit:
         return EXIT_USAGE
     try:
+        if verb is not None:
+            return _run_verb(verb, words, manifest_args)
         return _dispatch(opts, rest)
     except ManifestError as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -105,16 +131,20 @@ def _dispatch(opts: argparse.Namespace, rest: list[str]) -> int:
         data = status.collect(manifest)
         print(status.render_json(data) if opts.json else status.render_table(data))
         return EXIT_OK
-    if command == "export":
-        return _export(manifest, opts, rest[1:])
-    if command == "notion":
-        return _notion(manifest, opts, rest[1:])
+    if command == "schema":
+        import json
+
+        from cratefile.manifest import manifest_schema
+
+        print(json.dumps(manifest_schema(), indent=2, ensure_ascii=False))
+        return EXIT_OK
     _setup_logging(manifest.cache / "logs")
     if command not in MUTATING | {"prune"}:
         return _run_doit(manifest, opts, rest, reporter=None)
     from cratefile.engine.lock import WorkspaceLock
+    from cratefile.layout import Layout
 
-    with WorkspaceLock(manifest.cache / ".lock", wait=opts.wait):
+    with WorkspaceLock(Layout(manifest.cache, manifest.library).lock, wait=opts.wait):
         if command == "prune":
             return _prune(manifest, opts)
         if command == "run":
@@ -122,15 +152,14 @@ def _dispatch(opts: argparse.Namespace, rest: list[str]) -> int:
         return _run_doit(manifest, opts, rest, reporter=None)
 
 
-def _export(manifest, opts: argparse.Namespace, what: list[str]) -> int:
-    from cratefile.export import export_rekordbox
+def _run_verb(verb: str, words: list[str], manifest_args: list[str]) -> int:
+    from cratefile.manifest import load_manifest
+    from cratefile.sinks import SINKS
 
-    if what != ["rekordbox"]:
-        raise UsageError("export what? (cratefile export rekordbox [-o FILE] [--format FMT])")
-    dest = Path(opts.output) if opts.output else manifest.library / "rekordbox.xml"
-    tracks, playlists = export_rekordbox(manifest, dest, opts.format)
-    print(f"{dest}: {tracks} tracks, {playlists} playlists")
-    return EXIT_OK
+    opts, _ = _our_options(manifest_args)
+    manifest = load_manifest(Path(opts.manifest))
+    handler = next(sink.verbs[verb] for sink in SINKS.values() if verb in sink.verbs)
+    return handler.run(manifest, words)
 
 
 def _prune(manifest, opts: argparse.Namespace) -> int:
@@ -140,27 +169,6 @@ def _prune(manifest, opts: argparse.Namespace) -> int:
     for path in doomed:
         print(f"{'would remove' if opts.dry_run else 'removed'} {path}")
     print(f"{len(doomed)} {'would be removed (dry run)' if opts.dry_run else 'removed'}")
-    return EXIT_OK
-
-
-def _notion(manifest, opts: argparse.Namespace, what: list[str]) -> int:
-    from cratefile.catalog.notion import NotionMirror
-
-    if manifest.notion is None:
-        raise UsageError("playlists.yaml has no notion: section")
-    if what not in (["init-schema"], ["dedupe"], ["unlock"]) or (what == ["unlock"] and not opts.stale):
-        raise UsageError("cratefile notion init-schema | dedupe [--dry-run] | unlock --stale")
-    with NotionMirror(manifest.notion) as mirror:
-        if what == ["init-schema"]:
-            added = mirror.init_schema()
-            print(f"added {len(added)} properties: {', '.join(added)}" if added else "the schema already has every property")
-        elif what == ["dedupe"]:
-            groups = mirror.dedupe(dry_run=opts.dry_run)
-            for g in groups:
-                print(g)
-            print(f"{len(groups)} groups of duplicate pages" + (" (dry run: nothing changed)" if opts.dry_run else " merged"))
-        else:
-            print(f"cleared {mirror.unlock_stale()} stale locks")
     return EXIT_OK
 
 
@@ -182,7 +190,7 @@ def _run_doit(manifest, opts: argparse.Namespace, rest: list[str], reporter: obj
     from doit.cmd_base import ModuleTaskLoader
     from doit.doit_cmd import DoitMain
 
-    from cratefile.engine.context import RunContext
+    from cratefile.context import RunContext
     from cratefile.engine.tasks import make_namespace
 
     ctx = ctx or RunContext(manifest, refresh=opts.refresh, retry_failed=opts.retry_failed)
@@ -198,10 +206,9 @@ def _run_doit(manifest, opts: argparse.Namespace, rest: list[str], reporter: obj
 
 def _build(manifest, opts: argparse.Namespace, rest: list[str]) -> int:
     from cratefile.atomic import sweep_parts
-    from cratefile.engine.context import RunContext
+    from cratefile.context import RunContext
     from cratefile.engine.reporter import CrateReporter
-    from cratefile.plan import playlist_folder
-    from cratefile.stages import notion_lock
+    from cratefile.layout import playlist_folder
     from cratefile.report import build_report, failed_count, summary_lines, write_report
 
     ctx = RunContext(manifest, refresh=opts.refresh, retry_failed=opts.retry_failed,
@@ -221,14 +228,12 @@ def _build(manifest, opts: argparse.Namespace, rest: list[str]) -> int:
         interrupted = True
     finally:
         signal.signal(signal.SIGTERM, previous)
-        if manifest.notion is not None:
-            notion_lock.release_all(ctx)
+        _end_of_run(ctx)
     try:
-        errors = reporter.errors + ([ctx.eagle_down] if ctx.eagle_down else []) + ctx.sink_errors
+        errors = reporter.errors + [e for e in ctx.sink_errors if e not in reporter.errors]
         report = build_report(ctx, reporter.executed, interrupted=interrupted, errors=errors)
         report["notes"] = ctx.notes
-        if ctx.notion_stats is not None:
-            report["notion"] = dataclasses.asdict(ctx.notion_stats)
+        report.update(ctx.sink_stats)  # e.g. report["notion"]: what the Notion sync did
         write_report(ctx.layout.reports, report)
     finally:
         ctx.close()
@@ -241,6 +246,14 @@ def _build(manifest, opts: argparse.Namespace, rest: list[str]) -> int:
     if doit_rc not in (0, 1) and not reporter.failures:
         return EXIT_USAGE if doit_rc == 3 else EXIT_FAILED
     return EXIT_OK
+
+
+def _end_of_run(ctx: object) -> None:
+    from cratefile.sinks import SINKS
+
+    for name, sink in SINKS.items():
+        if ctx.manifest.sink(name) is not None:  # type: ignore[attr-defined]
+            sink.end_of_run(ctx)  # type: ignore[arg-type]
 
 
 if __name__ == "__main__":

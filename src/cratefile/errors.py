@@ -34,6 +34,10 @@ class SourceError(CratefileError):
         self.category = category
 
 
+class SinkError(CratefileError):
+    """A sink (Rekordbox XML, Eagle, Notion, ...) failed as a whole this run."""
+
+
 class CatalogError(CratefileError):
     """The catalog (SQLite or a remote mirror) could not be read or written."""
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from cratefile.records import stem_of
+from cratefile.naming import safe_component
+from cratefile.records import Playlist, stem_of
 
 
 @dataclass(frozen=True)
@@ -66,3 +67,8 @@ class Layout:
     @property
     def ytdlp_cache(self) -> Path:
         return self.cache / "yt-dlp"
+
+
+def playlist_folder(playlist: Playlist) -> str:
+    """The folder name of a playlist under library/playlists/."""
+    return safe_component(playlist.name, 100)

@@ -28,18 +28,16 @@ from urllib.parse import urlsplit
 from jsonschema import Draft202012Validator
 
 from cratefile.errors import ManifestError
+from cratefile.layout import Layout
 from cratefile.naming import TEMPLATE_FIELDS, template_fields
 from cratefile.records import (
     AnalysisOptions,
-    EagleConfig,
     FormatRecipe,
     Manifest,
     NamingRule,
-    NotionConfig,
     Playlist,
-    RekordboxConfig,
     RetryPolicy,
-    Source,
+    SourceSpec,
     YtdlpOptions,
 )
 from cratefile.yamlpos import (
@@ -54,9 +52,6 @@ from cratefile.yamlpos import (
     show_value,
 )
 
-MANIFEST_NAME = "playlists.yaml"
-
-EAGLE_FOLDER_FIELDS = ("playlist",)
 LOOPBACK_ENV = "CRATEFILE_YTDLP_LOOPBACK"
 
 DEFAULT_FORMATS = ("wav",)
@@ -70,7 +65,6 @@ _SIZE = re.compile(r"([0-9]+(?:\.[0-9]+)?)([KMGkmg]?)")
 _SIZE_UNITS = {"": 1, "k": 1024, "m": 1024**2, "g": 1024**3}  # as yt-dlp reads --limit-rate
 _REF = re.compile(r"\$(\$?)\{([^}]*)\}")
 _VAR_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-_HEX32 = re.compile(r"[0-9a-fA-F]{32}")
 _TOKEN_PATH: YamlPath = ("download", "soundcloud_oauth_token")
 
 
@@ -103,27 +97,54 @@ def slugify(name: str, number: int) -> str:
     return re.sub(r"[^a-z0-9]+", "-", ascii_name.lower()).strip("-") or f"playlist-{number}"
 
 
-def notion_database_id(value: str) -> str | None:
-    """A database id (dashed UUID form) from a Notion URL or a bare id; None if neither."""
-    value = value.strip()
-    if value.startswith(("http://", "https://")):
-        segment = urlsplit(value).path.rstrip("/").rsplit("/", 1)[-1]
-        candidate = segment.replace("-", "")[-32:]
-    else:
-        candidate = value.replace("-", "")
-    if not _HEX32.fullmatch(candidate):
-        return None
-    h = candidate.lower()
-    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
-
-
 # ---------------------------------------------------------------- schemas and rules
 
 
-@functools.cache
-def _validator(name: str) -> Draft202012Validator:
+def _schema_file(name: str) -> dict[str, Any]:
     text = resources.files("cratefile").joinpath("schema", f"{name}.schema.json").read_text("utf-8")
-    return Draft202012Validator(json.loads(text))
+    data: dict[str, Any] = json.loads(text)
+    return data
+
+
+def _one_of(words: list[str]) -> str:
+    return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " or " + words[-1]
+
+
+def manifest_schema() -> dict[str, Any]:
+    """The whole manifest schema: the core (schema/playlists.schema.json), each registered
+    source kind as a key of a playlist entry (exactly one per entry), each sink's section as
+    a top-level key."""
+    from cratefile.sinks import SINKS
+    from cratefile.sources import SOURCES
+
+    schema = _schema_file("playlists")
+    entry = schema["$defs"]["playlist"]
+    kinds = [f"{kind}:" for kind in SOURCES]
+    for kind, source in SOURCES.items():
+        entry["properties"][kind] = dict(source.schema)
+    entry["oneOf"] = [{"required": [kind]} for kind in SOURCES]
+    entry["description"] = ("One playlist: where its tracks come from and what to make of them. "
+                            f"Give exactly one of {_one_of(kinds)}.")
+    entry["x-expected"] = f"a mapping with name: and {_one_of(kinds)}"
+    for sink in SINKS.values():
+        if sink.section is not None and sink.schema is not None:
+            schema["properties"][sink.section] = dict(sink.schema)
+    return schema
+
+
+def _validator(name: str) -> Draft202012Validator:
+    if name != "playlists":
+        return _compiled(name, ())
+    from cratefile.sinks import SINKS
+    from cratefile.sources import SOURCES
+
+    return _compiled(name, (tuple(SOURCES.items()), tuple(SINKS.items())))
+
+
+@functools.cache
+def _compiled(name: str, kinds: tuple[Any, ...]) -> Draft202012Validator:
+    """One compiled validator per schema and set of registered kinds."""
+    return Draft202012Validator(manifest_schema() if name == "playlists" else _schema_file(name))
 
 
 def schema_path(name: str) -> Path:
@@ -152,6 +173,11 @@ def _check_rule_doc(doc: Document, schema: str) -> list[Problem]:
     if schema == "naming" and isinstance(template, str):
         problems += _template_problems(doc, ("template",), template, TEMPLATE_FIELDS)
     return problems
+
+
+def template_problems(reader: Any, path: YamlPath, template: str, allowed: tuple[str, ...]) -> None:
+    """Report an invalid `template` at `path` through a kind's ManifestReader."""
+    reader.problems += _template_problems(reader.doc, path, template, allowed)
 
 
 def _template_problems(doc: Document, path: YamlPath, template: str,
@@ -290,6 +316,12 @@ class _Builder:
     def show(self, path: YamlPath) -> str:
         return self.doc.show(path, _get(self.data, path))
 
+    def from_env(self, path: YamlPath) -> bool:
+        return path in self.doc.from_env
+
+    def secret(self, value: str) -> None:
+        self.secrets.append(value)
+
     def build(self) -> Manifest:
         library, cache = self.folders()
         formats = self.formats(("formats",), DEFAULT_FORMATS)
@@ -305,9 +337,7 @@ class _Builder:
             ytdlp=self.ytdlp(cache),
             retry=self.retry(),
             playlists=self.playlists(formats, analysis),
-            notion=self.notion(),
-            eagle=self.eagle(),
-            rekordbox=self.rekordbox(),
+            sinks=self.sinks(),
         )
 
     # -- paths
@@ -404,7 +434,7 @@ class _Builder:
             retries=int(section.get("retries", defaults.retries)),
             oauth_token=self.oauth_token(section),
             loopback=self.loopback(),
-            cachedir=str(cache / "yt-dlp"),
+            cachedir=str(Layout(cache, cache).ytdlp_cache),
         )
 
     def oauth_token(self, section: Mapping[str, Any]) -> str | None:
@@ -487,83 +517,21 @@ class _Builder:
             ))
         return tuple(out)
 
-    def source(self, base: YamlPath, entry: Mapping[str, Any]) -> Source:
-        if "folder" in entry:
-            folder = self.local_path(entry["folder"])
-            if not folder.is_dir():
-                path = (*base, "folder")
-                shown = "" if path in self.doc.from_env else f" ({folder})"
-                what = "is a file, not a folder" if folder.exists() else "does not exist"
-                self.bad(path, f"{self.show(path)} {what}{shown}",
-                         "folder: is relative to the folder holding playlists.yaml")
-            return Source("folder", str(folder))
-        if "notion" in entry:
-            if self.data.get("notion") is None:
-                self.bad((*base, "notion"), "a Notion playlist needs the top-level notion: section",
-                         "add notion: {database: ..., token_env: NOTION_TOKEN}")
-            return Source("notion", entry["notion"]["filter"])
-        url: str = entry["url"]
-        if any(c.isspace() for c in url) or not urlsplit(url).hostname:
-            self.bad((*base, "url"), f"{self.show((*base, 'url'))} is not a valid URL",
-                     "percent-encode spaces (%20) and give a host")
-        return Source("url", url)
+    def source(self, base: YamlPath, entry: Mapping[str, Any]) -> SourceSpec:
+        from cratefile.sources import SOURCES
 
-    # -- optional mirrors
+        kind = next(k for k in SOURCES if k in entry)  # the schema lets exactly one through
+        return SOURCES[kind].parse(entry[kind], (*base, kind), self)
 
-    def notion(self) -> NotionConfig | None:
-        section = self.data.get("notion")
-        if section is None:
-            return None
-        base: YamlPath = ("notion",)
-        database = notion_database_id(section["database"])
-        if database is None:
-            self.bad((*base, "database"), f"{self.show((*base, 'database'))} is not a Notion "
-                     "database URL or id", "copy the database's link in Notion, or give its "
-                     "32-hex-digit id")
-        token_env: str = section.get("token_env", "NOTION_TOKEN")
-        token = self.env.get(token_env)
-        where = (*base, "token_env") if "token_env" in section else base
-        if not token:
-            self.bad(where, f"the environment variable {token_env} is "
-                     f"{'empty' if token == '' else 'not set'}",
-                     f"notion: needs the integration token: set {token_env}, or remove notion:",
-                     key=True)
-            token = None
-        else:
-            self.secrets.append(token)
-            if any(c.isspace() or not c.isprintable() for c in token):
-                self.bad(where, f"the token in {token_env} contains spaces or control characters",
-                         f"set {token_env} to the bare token", key=True)
-        properties = section.get("properties") or {}
-        return NotionConfig(
-            database=database or "",
-            token_env=token_env,
-            token=token,
-            api_url=section.get("api_url", "https://api.notion.com").rstrip("/"),
-            properties=tuple(sorted(properties.items())),
-        )
+    # -- sinks
 
-    def rekordbox(self) -> RekordboxConfig | None:
-        section = self.data.get("rekordbox")
-        if section is None:
-            return None
-        fmt = section.get("format")
-        if fmt is not None and fmt not in self.recipes:
-            self.bad(("rekordbox", "format"), f"{self.show(('rekordbox', 'format'))} is not a format in "
-                     "rules/formats.yaml", f"known: {', '.join(sorted(self.recipes))}")
-        return RekordboxConfig(path=self.local_path(section.get("path", "library/rekordbox.xml")), format=fmt)
+    def sinks(self) -> dict[str, Any]:
+        from cratefile.sinks import SINKS
 
-    def eagle(self) -> EagleConfig | None:
-        section = self.data.get("eagle")
-        if section is None:
-            return None
-        defaults = EagleConfig()
-        folder = section.get("folder", defaults.folder)
-        if "folder" in section:
-            self.problems += _template_problems(self.doc, ("eagle", "folder"), folder,
-                                                EAGLE_FOLDER_FIELDS)
-        return EagleConfig(
-            api_url=section.get("api_url", defaults.api_url).rstrip("/"),
-            formats=self.formats(("eagle", "formats"), defaults.formats),
-            folder=folder,
-        )
+        configs: dict[str, Any] = {}
+        for name, sink in SINKS.items():
+            if sink.section is None:
+                configs[name] = sink.parse(None, self)
+            elif self.data.get(sink.section) is not None:
+                configs[name] = sink.parse(self.data[sink.section], self)
+        return configs

@@ -17,7 +17,7 @@ from cratefile import plan
 from cratefile.catalog.sqlite import Catalog
 from cratefile.engine.tasks import current_names
 from cratefile.errors import UsageError
-from cratefile.layout import Layout
+from cratefile.layout import Layout, playlist_folder
 from cratefile.records import Manifest
 from cratefile.snapshots import read_snapshot
 
@@ -40,10 +40,10 @@ def wanted_files(manifest: Manifest) -> tuple[set[Path], set[Path]]:
              for k, c in claims.items() if k in names for fmt in c.formats}
     folders = set()
     for p in manifest.playlists:
-        base = layout.playlist_dir(plan.playlist_folder(p))
+        base = layout.playlist_dir(playlist_folder(p))
         folders.add(base)
         folders.update(base / fmt for fmt in p.formats)
-        files.update(layout.m3u(plan.playlist_folder(p), fmt) for fmt in p.formats)
+        files.update(layout.m3u(playlist_folder(p), fmt) for fmt in p.formats)
     return files, folders
 
 

@@ -10,6 +10,7 @@ import json
 import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from collections.abc import Mapping
 from typing import Any, Literal
 
 KeyNotation = Literal["standard", "camelot", "openkey"]
@@ -88,16 +89,19 @@ class YtdlpOptions:
 
 
 @dataclass(frozen=True)
-class Source:
-    kind: Literal["url", "folder", "notion"]
-    location: str  # the URL, the folder's absolute path, or the Notion filter
+class SourceSpec:
+    """A playlist's source as its kind parsed it (see `cratefile.sources`)."""
+
+    kind: str  # a key of cratefile.sources.SOURCES: 'url', 'folder', 'notion', ...
+    location: str  # what the snapshot records as its source: the URL, the folder, the filter
+    options: tuple[tuple[str, Any], ...] = ()  # anything else the kind needs, hashable
 
 
 @dataclass(frozen=True)
 class Playlist:
     name: str  # as the user wrote it; used for folders, M3U names, album/grouping tags
     slug: str  # unique, file-safe: cache/playlists/<slug>.json
-    source: Source
+    source: SourceSpec
     formats: tuple[str, ...]
     refresh_seconds: float  # snapshot max age
     analysis: AnalysisOptions  # the manifest's analysis, with this playlist's overrides
@@ -108,28 +112,6 @@ class Playlist:
 class RetryPolicy:
     cool_off_hours: float = 24.0 * 7  # permanent failures are retried after this long
     transient_attempts: int = 4  # tries inside one run for transient failures
-
-
-@dataclass(frozen=True)
-class NotionConfig:
-    database: str  # id (dashes optional) parsed from an id or URL
-    token_env: str
-    token: str | None = field(default=None, repr=False, compare=False)
-    api_url: str = "https://api.notion.com"
-    properties: tuple[tuple[str, str], ...] = ()  # (our field, user's property name)
-
-
-@dataclass(frozen=True)
-class EagleConfig:
-    api_url: str = "http://localhost:41595"
-    formats: tuple[str, ...] = ("wav", "aiff")
-    folder: str = "Playlists/{playlist}"
-
-
-@dataclass(frozen=True)
-class RekordboxConfig:
-    path: Path  # absolute
-    format: str | None = None  # None: each playlist's first format
 
 
 @dataclass(frozen=True)
@@ -144,9 +126,12 @@ class Manifest:
     ytdlp: YtdlpOptions
     retry: RetryPolicy
     playlists: tuple[Playlist, ...]
-    notion: NotionConfig | None = None
-    eagle: EagleConfig | None = None
-    rekordbox: RekordboxConfig | None = None
+    # each configured sink's frozen config, by sink name (cratefile.sinks.SINKS), in registry order
+    sinks: Mapping[str, Any] = field(default_factory=dict, hash=False)
+
+    def sink(self, name: str) -> Any:
+        """The config of sink `name`, or None when the manifest does not configure it."""
+        return self.sinks.get(name)
 
     def playlist(self, slug: str) -> Playlist:
         for p in self.playlists:
@@ -172,8 +157,107 @@ class TrackRef:
 
 
 @dataclass(frozen=True)
+class Claim:
+    """A track as the manifest wants it: its ref, source kind and the playlists listing it."""
+
+    ref: TrackRef
+    kind: str
+    playlists: tuple[Playlist, ...]
+
+    @property
+    def formats(self) -> tuple[str, ...]:
+        seen: dict[str, None] = {}
+        for p in self.playlists:
+            seen.update(dict.fromkeys(p.formats))
+        return tuple(seen)
+
+
+@dataclass(frozen=True)
 class Snapshot:
     playlist: str  # slug
     source: str  # URL or folder
     fetched_at: float  # unix time
     tracks: tuple[TrackRef, ...]
+
+
+@dataclass(frozen=True)
+class Sidecar:
+    """What a download leaves next to the audio (`cache/audio/<stem>.json`); every stage after
+    the download reads it through `from_json`. Written last: its presence means the audio is
+    complete."""
+
+    key: str  # the track key
+    url: str
+    audio: str  # the audio file: a name under cache/audio, or an absolute path (local files)
+    ext: str = ""
+    codec: str | None = None
+    bitrate: int | None = None  # kbit/s
+    sample_rate: int | None = None
+    channels: int | None = None
+    duration: float | None = None  # measured from the file
+    declared_duration: float | None = None  # what the source said
+    title: str | None = None
+    artist: str | None = None
+    album: str | None = None
+    genre: str | None = None
+    upload_date: str | None = None  # YYYYMMDD
+    format_id: str | None = None
+    artwork: str | None = None  # a file name under cache/audio
+    artwork_url: str | None = None
+    tags: Mapping[str, Any] = field(default_factory=dict, hash=False)  # BPM/key the file carries
+    size: int | None = None  # local files: what the file was when the sidecar was made
+    mtime_ns: int | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["tags"] = dict(self.tags)
+        return data
+
+    @classmethod
+    def from_json(cls, data: Any) -> Sidecar | None:
+        """The sidecar in `data` (a parsed JSON file), or None when it is not one."""
+        if not isinstance(data, dict) or not isinstance(data.get("audio"), str) or not data.get("key"):
+            return None
+        known = {f: data[f] for f in _SIDECAR_FIELDS if f in data}
+        known["tags"] = dict(known.get("tags") or {})
+        known.setdefault("url", "")
+        return cls(**known)
+
+
+_SIDECAR_FIELDS = tuple(Sidecar.__dataclass_fields__)
+
+
+@dataclass(frozen=True)
+class AnalysisResult:
+    """`cache/analysis/<stem>.json`: the BPM and musical key a track's tags get, where each came
+    from (the analysis or the file's own tags), and what the result was made of (`inputs`)."""
+
+    bpm: float | None = None  # None: no reliable pulse (no BPM tag, no beat grid)
+    bpm_source: str = "analysis"  # analysis | tag
+    bpm_confidence: float | None = None
+    musical_key: str | None = None  # standard notation: 'Am', 'F#'
+    key_source: str = "analysis"
+    key_confidence: float | None = None
+    duration: float | None = None
+    first_beat: float | None = None  # seconds: where the beat grid starts
+    measured: Mapping[str, Any] = field(default_factory=dict, hash=False)  # the analyzer's own output
+    inputs: Mapping[str, Any] = field(default_factory=dict, hash=False)
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["measured"], data["inputs"] = dict(self.measured), dict(self.inputs)
+        return data
+
+    @classmethod
+    def from_json(cls, data: Any) -> AnalysisResult | None:
+        if not isinstance(data, dict):
+            return None
+        known = {f: data[f] for f in _ANALYSIS_FIELDS if f in data}
+        if "musical_key" not in known and isinstance(data.get("key"), str):  # written before 0.2
+            known["musical_key"] = data["key"]
+        known["measured"] = dict(known.get("measured") or {})
+        known["inputs"] = dict(known.get("inputs") or {})
+        return cls(**known)
+
+
+_ANALYSIS_FIELDS = tuple(AnalysisResult.__dataclass_fields__)

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from cratefile.atomic import write_json
-from cratefile.engine.context import RunContext
+from cratefile.context import RunContext
 from cratefile.plan import held_back
 from cratefile.records import stem_of
 from cratefile.snapshots import read_snapshot

@@ -217,8 +217,8 @@ class FakeNotion(LoopbackServer):
 
     # ---- test controls ---------------------------------------------------------------------
     def config(self, properties: Iterable[tuple[str, str]] = (), *, token: str | None = None) -> Any:
-        """A `cratefile.records.NotionConfig` pointing at this fake."""
-        from cratefile.records import NotionConfig
+        """A `cratefile.sinks.notion.config.NotionConfig` pointing at this fake."""
+        from cratefile.sinks.notion.config import NotionConfig
 
         return NotionConfig(database=self.database_id, token_env="CRATEFILE_TEST_NOTION_TOKEN",
                             token=self.token if token is None else token, api_url=self.url,

@@ -12,13 +12,13 @@ from collections.abc import Mapping
 from typing import Any
 
 from cratefile.atomic import read_json
-from cratefile.engine.context import RunContext
-from cratefile.engine.freshness import convert_inputs
+from cratefile.context import RunContext
+from cratefile.freshness import convert_inputs
 from cratefile.plan import convert_digest
-from cratefile.records import Snapshot
+from cratefile.records import AnalysisResult, Claim, Sidecar, Snapshot
 
 
-def refill_catalog(ctx: RunContext, snapshots: Mapping[str, Snapshot | None], claims: Mapping[str, Any],
+def refill_catalog(ctx: RunContext, snapshots: Mapping[str, Snapshot | None], claims: Mapping[str, Claim],
                    names: Mapping[str, str]) -> None:
     layout, catalog = ctx.layout, ctx.catalog
     for playlist in ctx.manifest.playlists:
@@ -28,19 +28,18 @@ def refill_catalog(ctx: RunContext, snapshots: Mapping[str, Snapshot | None], cl
             catalog.set_playlist(playlist.slug, playlist.name, snap.source, snap.fetched_at,
                                  [t.key for t in snap.tracks])
     for key, claim in claims.items():
-        sidecar = read_json(layout.sidecar(key))
-        if not isinstance(sidecar, dict):
+        sidecar = Sidecar.from_json(read_json(layout.sidecar(key)))
+        if sidecar is None:
             continue
-        fields: dict[str, Any] = {"url": sidecar.get("url"), "title": sidecar.get("title"),
-                                  "artist": sidecar.get("artist"), "album": sidecar.get("album"),
-                                  "duration": sidecar.get("duration"), "status": "downloaded"}
-        analysis = read_json(layout.analysis(key))
-        if isinstance(analysis, dict):
-            measured = analysis.get("measured") or {}
-            fields.update(bpm=analysis.get("bpm"), bpm_source=analysis.get("bpm_source"),
-                          musical_key=analysis.get("key"), key_source=analysis.get("key_source"),
-                          bpm_confidence=measured.get("bpm_confidence"),
-                          key_confidence=measured.get("key_confidence"), status="analyzed")
+        fields: dict[str, Any] = {"url": sidecar.url, "title": sidecar.title, "artist": sidecar.artist,
+                                  "album": sidecar.album, "duration": sidecar.duration, "status": "downloaded"}
+        analysis = AnalysisResult.from_json(read_json(layout.analysis(key)))
+        if analysis is not None:
+            fields.update(bpm=analysis.bpm, bpm_source=analysis.bpm_source, musical_key=analysis.musical_key,
+                          key_source=analysis.key_source,
+                          bpm_confidence=analysis.bpm_confidence or analysis.measured.get("bpm_confidence"),
+                          key_confidence=analysis.key_confidence or analysis.measured.get("key_confidence"),
+                          status="analyzed")
         name = names.get(key)
         built = 0
         for fmt in claim.formats if name else ():

@@ -16,15 +16,26 @@ from typing import Any
 from doit import create_after
 
 from cratefile import plan
-from cratefile.atomic import read_json
-from cratefile.catalog.sqlite import Catalog
-from cratefile.engine.context import RunContext
+from cratefile.catalog.sqlite import Catalog, Failure
+from cratefile.context import RunContext
 from cratefile.engine.doitdb import StatChecker
 from cratefile.layout import Layout
-from cratefile.records import Manifest, Snapshot
+from cratefile.records import Claim, Manifest, Sidecar, Snapshot
+from cratefile.sinks import SINKS, BuildView
 from cratefile.snapshots import read_snapshot
+from cratefile.stages import analyze, download, fetch, output
 
 BACKEND_NAME = "cratefile-sqlite"
+CORE_GROUPS = ("fetch", "download", "convert")
+
+STEPS = plan.Steps(
+    fetch=fetch.run_fetch,
+    fetch_fresh=fetch.snapshot_fresh,
+    download=download.run_download,
+    download_current=download.sidecar_current,
+    analyze=analyze.run_analyze,
+    convert=output.run_convert,
+)
 
 
 def doit_config(ctx: RunContext, reporter: Any | None = None, workers: int | None = None) -> dict[str, Any]:
@@ -36,17 +47,17 @@ def doit_config(ctx: RunContext, reporter: Any | None = None, workers: int | Non
         "num_process": workers or max(2, os.cpu_count() or 2),
         "continue": True,
         "verbosity": 0,
-        "default_tasks": ["fetch", "download", "convert", "publish", "eagle", "notion", "rekordbox"],
+        "default_tasks": [*CORE_GROUPS, *(sink.basename for sink in SINKS.values())],
     }
     if reporter is not None:
         config["reporter"] = reporter
     return config
 
 
-def current_names(manifest: Manifest, claims: Mapping[str, plan.Claim], catalog: Catalog | None) -> dict[str, str]:
+def current_names(manifest: Manifest, claims: Mapping[str, Claim], catalog: Catalog | None) -> dict[str, str]:
     """File names of the downloaded tracks: from their sidecars, keeping the names files have."""
     layout = Layout(manifest.cache, manifest.library)
-    sidecars = {k: s for k in claims if isinstance(s := read_json(layout.sidecar(k)), dict)}
+    sidecars = {k: s for k in claims if (s := download.read_sidecar(layout, k)) is not None}
     previous = catalog.file_stems() if catalog is not None else {}
     return plan.file_names(manifest, claims, sidecars, previous)
 
@@ -57,7 +68,7 @@ class _Inputs:
     def __init__(self, ctx: RunContext) -> None:
         self.ctx = ctx
         self._snapshots: dict[str, Snapshot | None] | None = None
-        self._claims: dict[str, plan.Claim] | None = None
+        self._claims: dict[str, Claim] | None = None
         self._names: dict[str, str] | None = None
         self._built: frozenset[str] | None = None
         self.now = time.time()
@@ -70,12 +81,12 @@ class _Inputs:
         return self._snapshots
 
     @property
-    def claims(self) -> dict[str, plan.Claim]:
+    def claims(self) -> dict[str, Claim]:
         if self._claims is None:
             self._claims = plan.claims(self.ctx.manifest, self.snapshots)
         return self._claims
 
-    def failures(self) -> dict:
+    def failures(self) -> dict[str, Failure]:
         return self.ctx.catalog.failures() if self.ctx.layout.catalog.exists() else {}
 
     @property
@@ -84,7 +95,6 @@ class _Inputs:
             catalog = self.ctx.catalog if self.ctx.layout.catalog.exists() else None
             self._names = current_names(self.ctx.manifest, self.claims, catalog)
         return self._names
-
 
     def built(self) -> frozenset[str]:
         """Library files that exist now (asked after the convert tasks ran)."""
@@ -99,6 +109,22 @@ class _Inputs:
             self._built = frozenset(found)
         return self._built
 
+    def view(self) -> BuildView:
+        return BuildView(self.ctx, self.snapshots, self.claims, self.names, self.built())
+
+
+def _sink_creator(inputs: _Inputs, name: str) -> Callable[[], Iterator[dict[str, Any]]]:
+    sink = SINKS[name]
+
+    @create_after(executed=sink.after)
+    def creator() -> Iterator[dict[str, Any]]:
+        config = inputs.ctx.manifest.sink(name)
+        if config is not None:
+            yield from sink.tasks(inputs.view(), config)
+
+    creator.__doc__ = (sink.__doc__ or sink.__class__.__doc__ or name).strip().splitlines()[0]
+    return creator
+
 
 def make_namespace(ctx: RunContext, reporter: Any | None = None, workers: int | None = None) -> dict[str, Any]:
     """The dict doit's ModuleTaskLoader reads (and that dodo.py exposes as its globals)."""
@@ -107,7 +133,7 @@ def make_namespace(ctx: RunContext, reporter: Any | None = None, workers: int | 
 
     def task_fetch() -> Iterator[dict[str, Any]]:
         """Enumerate each playlist's source into its snapshot."""
-        yield from plan.fetch_tasks(ctx)
+        yield from plan.fetch_tasks(ctx, STEPS)
 
     @create_after(executed="fetch")
     def task_download() -> Iterator[dict[str, Any]]:
@@ -118,8 +144,8 @@ def make_namespace(ctx: RunContext, reporter: Any | None = None, workers: int | 
         from cratefile.analysis import ALGO_VERSION
 
         failures = inputs.failures()
-        yield from plan.download_tasks(ctx, inputs.claims, failures, inputs.now)
-        yield from plan.analyze_tasks(ctx, inputs.claims, failures, inputs.now, ALGO_VERSION)
+        yield from plan.download_tasks(ctx, STEPS, inputs.claims, failures, inputs.now)
+        yield from plan.analyze_tasks(ctx, STEPS, inputs.claims, failures, inputs.now, ALGO_VERSION)
 
     @create_after(executed="download")
     def task_convert() -> Iterator[dict[str, Any]]:
@@ -129,39 +155,12 @@ def make_namespace(ctx: RunContext, reporter: Any | None = None, workers: int | 
 
             refill_catalog(ctx, inputs.snapshots, inputs.claims, inputs.names)
             ctx.catalog_was_missing = False
-        yield from plan.convert_tasks(ctx, inputs.claims, inputs.names, inputs.failures(), inputs.now)
-
-    @create_after(executed="convert")
-    def task_publish() -> Iterator[dict[str, Any]]:
-        """Per playlist: a folder of links and an M3U8 per format."""
-        yield from plan.publish_tasks(ctx, inputs.snapshots, inputs.names, inputs.built())
-
-    @create_after(executed="convert")
-    def task_eagle() -> Iterator[dict[str, Any]]:
-        """Each built file of the formats Eagle wants, imported once into its playlists' folders."""
-        yield from plan.eagle_tasks(ctx, inputs.claims, inputs.names, inputs.built())
-
-    @create_after(executed="publish")
-    def task_rekordbox() -> Iterator[dict[str, Any]]:
-        """The Rekordbox XML (when rekordbox: is configured)."""
-        yield from plan.rekordbox_tasks(ctx, inputs.snapshots, inputs.names, inputs.built())
-
-    @create_after(executed="eagle")
-    def task_notion() -> Iterator[dict[str, Any]]:
-        """Mirror the catalog into the Notion database (when notion: is configured)."""
-        if ctx.manifest.notion is None or not ctx.layout.catalog.exists():
-            return
-        from cratefile.stages.notion_sync import notion_tracks
-
-        yield from plan.notion_tasks(ctx, notion_tracks(ctx, inputs.claims))
+        yield from plan.convert_tasks(ctx, STEPS, inputs.claims, inputs.names, inputs.failures(), inputs.now)
 
     creators: dict[str, Callable[..., Any]] = {
         "task_fetch": task_fetch,
         "task_download": task_download,
         "task_convert": task_convert,
-        "task_publish": task_publish,
-        "task_eagle": task_eagle,
-        "task_notion": task_notion,
-        "task_rekordbox": task_rekordbox,
+        **{f"task_{sink.basename}": _sink_creator(inputs, name) for name, sink in SINKS.items()},
     }
     return {**creators, "DOIT_CONFIG": doit_config(ctx, reporter, workers)}

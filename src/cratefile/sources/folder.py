@@ -10,13 +10,18 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cratefile.atomic import write_bytes
-from cratefile.errors import Category, SourceError, TrackFailure
-from cratefile.records import TrackRef
-from cratefile.sources import probe
+from cratefile.errors import Category, CratefileError, SourceError, TrackFailure
+from cratefile.records import Playlist, Sidecar, SourceSpec, TrackRef
+from cratefile.sources.base import Listing, ManifestReader
+from cratefile.yamlpos import YamlPath
+
+if TYPE_CHECKING:
+    from cratefile.context import RunContext
 
 AUDIO_EXTENSIONS = frozenset({".wav", ".aif", ".aiff", ".flac", ".mp3", ".m4a", ".aac", ".ogg", ".opus", ".alac"})
 
@@ -48,6 +53,8 @@ def listing_digest(folder: Path) -> str:
 
 
 def enumerate_folder(folder: Path) -> list[TrackRef]:
+    from cratefile.sources import probe
+
     refs = []
     for path in listing(folder):
         try:
@@ -69,8 +76,10 @@ def enumerate_folder(folder: Path) -> list[TrackRef]:
     return refs
 
 
-def prepare(ref: TrackRef, dest_dir: Path) -> dict[str, Any]:
+def prepare(ref: TrackRef, dest_dir: Path) -> Sidecar:
     """The sidecar for a local file (which stays where it is)."""
+    from cratefile.sources import probe
+
     path = Path(ref.entry["path"])
     try:
         st = path.stat()
@@ -83,32 +92,68 @@ def prepare(ref: TrackRef, dest_dir: Path) -> dict[str, Any]:
     if facts.cover:
         artwork = f"{ref.stem}.cover.jpg"
         write_bytes(dest_dir / artwork, facts.cover)
-    return {
-        "key": ref.key,
-        "url": ref.url,
-        "audio": str(path),
-        "size": st.st_size,
-        "mtime_ns": st.st_mtime_ns,
-        "ext": path.suffix.lstrip(".").lower(),
-        "codec": facts.codec,
-        "bitrate": facts.bitrate,
-        "sample_rate": facts.sample_rate,
-        "channels": facts.channels,
-        "duration": facts.duration,
-        "declared_duration": ref.duration,
-        "title": ref.title,
-        "artist": ref.artist,
-        "album": facts.album,
-        "genre": None,
-        "artwork": artwork,
-        "tags": {name: value for name, value in facts.tags.items() if value is not None},
-    }
+    return Sidecar(
+        key=ref.key,
+        url=ref.url,
+        audio=str(path),
+        size=st.st_size,
+        mtime_ns=st.st_mtime_ns,
+        ext=path.suffix.lstrip(".").lower(),
+        codec=facts.codec,
+        bitrate=facts.bitrate,
+        sample_rate=facts.sample_rate,
+        channels=facts.channels,
+        duration=facts.duration,
+        declared_duration=ref.duration,
+        title=ref.title,
+        artist=ref.artist,
+        album=facts.album,
+        artwork=artwork,
+        tags={name: value for name, value in facts.tags.items() if value is not None},
+    )
 
 
-def is_current(sidecar: dict[str, Any]) -> bool:
+def is_current(sidecar: Sidecar) -> bool:
     """True while the local file is the one the sidecar describes."""
     try:
-        st = os.stat(sidecar["audio"])
-    except (OSError, KeyError):
+        st = os.stat(sidecar.audio)
+    except OSError:
         return False
-    return st.st_size == sidecar.get("size") and st.st_mtime_ns == sidecar.get("mtime_ns")
+    return st.st_size == sidecar.size and st.st_mtime_ns == sidecar.mtime_ns
+
+
+class FolderSource:
+    """`folder: <path>`: every audio file under a local folder, in natural path order."""
+
+    kind = "folder"
+    schema: Mapping[str, Any] = {
+        "description": "A local folder of audio files to use as the playlist, relative to the folder "
+                       "holding playlists.yaml. It must exist.",
+        "$ref": "#/$defs/path",
+        "examples": ["examples/demo"],
+    }
+
+    def parse(self, value: Any, path: YamlPath, reader: ManifestReader) -> SourceSpec:
+        folder = reader.local_path(value)
+        if not folder.is_dir():
+            shown = "" if reader.from_env(path) else f" ({folder})"
+            what = "is a file, not a folder" if folder.exists() else "does not exist"
+            reader.bad(path, f"{reader.show(path)} {what}{shown}",
+                       "folder: is relative to the folder holding playlists.yaml")
+        return SourceSpec(self.kind, str(folder))
+
+    def enumerate(self, run: RunContext, playlist: Playlist) -> Listing:
+        where = Path(playlist.source.location)
+        return Listing(tuple(enumerate_folder(where)), {"digest": listing_digest(where)})
+
+    def fresh(self, run: RunContext, playlist: Playlist, meta: Mapping[str, Any]) -> bool:
+        try:
+            return meta.get("digest") == listing_digest(Path(playlist.source.location))
+        except CratefileError:
+            return False
+
+    def download(self, run: RunContext, ref: TrackRef, dest: Path) -> Sidecar:
+        return prepare(ref, dest)
+
+    def current(self, run: RunContext, sidecar: Sidecar) -> bool:
+        return is_current(sidecar)

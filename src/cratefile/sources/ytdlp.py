@@ -2,7 +2,7 @@
 
 `enumerate_playlist` lists a playlist flat (one API request per SoundCloud set);
 `download` fetches one track to `<dest_dir>/<stem>.<ext>` (plus its cover art) and returns
-the sidecar dict. Failures become `TrackFailure`s with a category (see `ytdlp_errors`).
+the typed Sidecar. Failures become `TrackFailure`s with a category (see `ytdlp_errors`).
 
 yt-dlp facts this module relies on (REFERENCE.md): one long-lived `YoutubeDL` per thread;
 `retries` default to 0 in the Python API; a preview slips through `bestaudio`, so the format
@@ -35,7 +35,7 @@ from cratefile.atomic import write_bytes
 from cratefile.errors import Category, SourceError, TrackFailure
 from cratefile.net import RateLimiter
 from cratefile.proc import ffmpeg_exe
-from cratefile.records import TrackRef, YtdlpOptions
+from cratefile.records import Sidecar, TrackRef, YtdlpOptions
 from cratefile.sources.probe import probe_audio
 from cratefile.sources.ytdlp_errors import RETRY_AFTER_CAP, RETRYABLE, classify, redact
 
@@ -331,8 +331,8 @@ def _artist(info: dict[str, Any]) -> str | None:
 # ---- download -------------------------------------------------------------------------------
 
 
-def download(ref: TrackRef, dest_dir: Path, opts: YtdlpOptions, *, attempts: int = 4, backoff: float = 2.0) -> dict:
-    """Download one track to `dest_dir/<ref.stem>.<ext>` and return its sidecar dict.
+def download(ref: TrackRef, dest_dir: Path, opts: YtdlpOptions, *, attempts: int = 4, backoff: float = 2.0) -> Sidecar:
+    """Download one track to `dest_dir/<ref.stem>.<ext>` and return its Sidecar.
 
     Retries rate limits and transient errors `attempts` times (exponential from `backoff`
     seconds, Retry-After honoured up to a minute), then raises the TrackFailure. A preview,
@@ -355,7 +355,7 @@ def _gate(site: str) -> RateLimiter:
         return _gates[site]
 
 
-def _download_once(ref: TrackRef, dest_dir: Path, opts: YtdlpOptions) -> dict:
+def _download_once(ref: TrackRef, dest_dir: Path, opts: YtdlpOptions) -> Sidecar:
     entry = dict(ref.entry) or {"_type": "url", "url": ref.url}
     site = _site(entry.get("url") or ref.url, entry.get("ie_key"))
     try:
@@ -367,7 +367,7 @@ def _download_once(ref: TrackRef, dest_dir: Path, opts: YtdlpOptions) -> dict:
         raise
 
 
-def _fetch_track(ref: TrackRef, entry: dict[str, Any], site: str, dest_dir: Path, opts: YtdlpOptions) -> dict:
+def _fetch_track(ref: TrackRef, entry: dict[str, Any], site: str, dest_dir: Path, opts: YtdlpOptions) -> Sidecar:
     _gate(site).acquire()
     ydl = _ydl(opts, "download", _is_soundcloud(entry.get("url") or ref.url, entry.get("ie_key")))
     secrets = (opts.oauth_token,)
@@ -400,28 +400,28 @@ def _fetch_track(ref: TrackRef, entry: dict[str, Any], site: str, dest_dir: Path
     finally:
         _remove_leftovers(dest_dir, prefix)
     artwork, artwork_url = _save_artwork(ydl, info, dest_dir, ref.stem)
-    return {
-        "key": ref.key,
-        "url": info.get("webpage_url") or ref.url,
-        "audio": final.name,
-        "ext": ext,
-        "codec": facts.codec or info.get("acodec"),
-        "bitrate": facts.bitrate or _int(info.get("abr")),
-        "sample_rate": facts.sample_rate or _int(info.get("asr")),
-        "channels": facts.channels or _int(info.get("audio_channels")),
-        "duration": measured,
-        "declared_duration": float(declared) if isinstance(declared, int | float) else None,
-        "title": info.get("title") or ref.title,
-        "artist": _artist(info) or ref.artist,
+    return Sidecar(
+        key=ref.key,
+        url=info.get("webpage_url") or ref.url,
+        audio=final.name,
+        ext=ext,
+        codec=facts.codec or info.get("acodec"),
+        bitrate=facts.bitrate or _int(info.get("abr")),
+        sample_rate=facts.sample_rate or _int(info.get("asr")),
+        channels=facts.channels or _int(info.get("audio_channels")),
+        duration=measured,
+        declared_duration=float(declared) if isinstance(declared, int | float) else None,
+        title=info.get("title") or ref.title,
+        artist=_artist(info) or ref.artist,
         # A SoundCloud set of type 'playlist' is somebody's playlist, not the track's album.
-        "album": None if info.get("album_type") == "playlist" else info.get("album"),
-        "genre": info.get("genre") or next(iter(info.get("genres") or []), None),
-        "upload_date": info.get("upload_date"),
-        "format_id": info.get("format_id"),
-        "artwork": artwork,
-        "artwork_url": artwork_url,
-        "tags": facts.tags,
-    }
+        album=None if info.get("album_type") == "playlist" else info.get("album"),
+        genre=info.get("genre") or next(iter(info.get("genres") or []), None),
+        upload_date=info.get("upload_date"),
+        format_id=info.get("format_id"),
+        artwork=artwork,
+        artwork_url=artwork_url,
+        tags=facts.tags,
+    )
 
 
 def _int(value: Any) -> int | None:

@@ -10,18 +10,16 @@ from __future__ import annotations
 
 import contextlib
 from pathlib import Path
-from typing import Any
 
-from doit.exceptions import TaskFailed
-
-from cratefile.atomic import read_json
-from cratefile.engine.context import RunContext
-from cratefile.engine.freshness import convert_inputs
-from cratefile.engine.guard import guarded
-from cratefile.errors import TrackFailure
+from cratefile.actions import action
 from cratefile.analysis.key import key_in_notation
+from cratefile.atomic import read_json
+from cratefile.context import RunContext
+from cratefile.errors import Category, TrackFailure
+from cratefile.freshness import convert_inputs
+from cratefile.records import AnalysisResult, Sidecar
 from cratefile.stages.convert import convert
-from cratefile.stages.download import audio_path
+from cratefile.stages.download import audio_path, read_sidecar
 from cratefile.tags import TrackTags
 
 
@@ -35,46 +33,41 @@ def usable_artwork(path: Path) -> Path | None:
     return path if head.startswith((b"\xff\xd8\xff", b"\x89PNG")) else None
 
 
-def track_tags(layout_audio: Path, sidecar: dict[str, Any], analysis: dict[str, Any], *,
+def track_tags(layout_audio: Path, sidecar: Sidecar, analysis: AnalysisResult, *,
                album: str, grouping: str, notation: str, fallback_title: str, fallback_artist: str) -> TrackTags:
-    key = analysis.get("key")
-    artwork = sidecar.get("artwork")
-    upload = str(sidecar.get("upload_date") or "")
+    musical_key = analysis.musical_key
+    upload = sidecar.upload_date or ""
     return TrackTags(
-        title=sidecar.get("title") or fallback_title,
-        artist=sidecar.get("artist") or fallback_artist,
-        album=sidecar.get("album") or album,
+        title=sidecar.title or fallback_title,
+        artist=sidecar.artist or fallback_artist,
+        album=sidecar.album or album,
         grouping=grouping,
-        bpm=analysis.get("bpm"),
-        key=key_in_notation(key, notation) if key else None,
-        url=sidecar.get("url"),
-        genre=sidecar.get("genre"),
+        bpm=analysis.bpm,
+        key=key_in_notation(musical_key, notation) if musical_key else None,
+        url=sidecar.url or None,
+        genre=sidecar.genre,
         year=upload[:4] if len(upload) >= 4 else None,
-        artwork=usable_artwork(layout_audio / artwork) if artwork else None,
+        artwork=usable_artwork(layout_audio / sidecar.artwork) if sidecar.artwork else None,
     )
 
 
-@guarded("convert")
+@action("convert {0}")
 def run_convert(ctx: RunContext, key: str, fmt: str, dst: str, album: str, grouping: str,
-                notation: str, recipe_digest: str) -> TaskFailed | bool:
+                notation: str, recipe_digest: str) -> None:
     layout = ctx.layout
     inputs = convert_inputs(layout, key, recipe_digest)  # before reading: what this file is made of
-    sidecar = read_json(layout.sidecar(key)) or {}
-    analysis = read_json(layout.analysis(key)) or {}
+    sidecar = read_sidecar(layout, key)
+    if sidecar is None:
+        raise TrackFailure(Category.CONVERSION_FAILED, "no downloaded audio to convert")
+    analysis = AnalysisResult.from_json(read_json(layout.analysis(key))) or AnalysisResult()
     recipe = ctx.manifest.formats[fmt]
     naming = ctx.manifest.naming
     tags = track_tags(layout.audio, sidecar, analysis, album=album, grouping=grouping, notation=notation,
                       fallback_title=naming.fallback_title, fallback_artist=naming.fallback_artist)
     target = Path(dst)
-    try:
-        convert(audio_path(layout.audio, sidecar), target, recipe, tags)
-    except TrackFailure as failure:
-        ctx.failed(key, f"convert {fmt}", failure)
-        return TaskFailed(f"{key} → {fmt}: {failure}")
+    convert(audio_path(layout, sidecar), target, recipe, tags)
     previous = ctx.catalog.record_file(key, fmt, target, inputs)
     if previous and Path(previous).parent == target.parent and Path(previous).is_relative_to(layout.library):
         with contextlib.suppress(FileNotFoundError):
             Path(previous).unlink()
     ctx.catalog.upsert_track(key, status="built")
-    ctx.succeeded(key, f"convert {fmt}")
-    return True

@@ -15,7 +15,7 @@ from cratefile.errors import UsageError
 from cratefile.analysis.key import key_in_notation
 from cratefile.layout import Layout
 from cratefile.records import Manifest
-from cratefile.sinks.rekordbox import RbPlaylist, RbTrack, kind_of, stable_track_ids, write_rekordbox_xml
+from cratefile.sinks.rekordbox.xml import RbPlaylist, RbTrack, kind_of, stable_track_ids, write_rekordbox_xml
 
 
 def export_rekordbox(manifest: Manifest, dest: Path, fmt: str | None = None) -> tuple[int, int]:

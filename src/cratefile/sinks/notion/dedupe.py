@@ -13,10 +13,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from cratefile.catalog.notion_api import NotionApi
-from cratefile.catalog.notion_schema import SchemaReport
-from cratefile.catalog.notion_sync import canon, created_order
-from cratefile.catalog.notion_values import (
+from cratefile.sinks.notion.api import NotionApi
+from cratefile.sinks.notion.schema import SchemaReport
+from cratefile.sinks.notion.sync import canon, created_order
+from cratefile.sinks.notion.values import (
     decode,
     is_empty,
     normalize_url,

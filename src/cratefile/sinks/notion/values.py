@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from cratefile.catalog.notion_schema import PATH_FIELD_PREFIX, SchemaReport
+from cratefile.sinks.notion.schema import PATH_FIELD_PREFIX, SchemaReport
 
 MAX_TEXT_UNITS = 2000  # per rich-text object; Notion counts UTF-16 code units (JavaScript)
 MAX_ITEMS = 100  # per array: rich-text pieces, multi-select options

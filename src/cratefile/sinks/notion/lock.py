@@ -18,9 +18,9 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from cratefile.catalog.notion_api import NotionApi, NotionTuning
-from cratefile.catalog.notion_schema import SchemaReport
-from cratefile.catalog.notion_values import decode, encode
+from cratefile.sinks.notion.api import NotionApi, NotionTuning
+from cratefile.sinks.notion.schema import SchemaReport
+from cratefile.sinks.notion.values import decode, encode
 
 log = logging.getLogger(__name__)
 

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from cratefile.atomic import read_json
-from cratefile.engine.context import RunContext
+from cratefile.context import RunContext
 from cratefile.layout import Layout
 from cratefile.records import AnalysisOptions, digest
 

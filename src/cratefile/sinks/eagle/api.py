@@ -5,7 +5,7 @@ Owns the client (built by `cratefile.net.make_client`), the envelope check, the 
 shapes of V1 and V2 (lists, pages `{data|items, total}`, `{item}`, ids as strings, objects or
 lists), the errors, and one wrapper per endpoint used: application and library info,
 folder list and create, item info, list, addFromPath, update and moveToTrash. The
-idempotent import rules built on it live in `cratefile.sinks.eagle`.
+idempotent import rules built on it live in `cratefile.sinks.eagle.client`.
 
 Eagle not running (connection refused) raises `EagleUnavailable` with one line; any other
 failure raises `EagleError` naming the endpoint and Eagle's message. An error can come

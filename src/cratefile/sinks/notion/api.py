@@ -34,7 +34,7 @@ from cratefile.net import (
     parse_retry_after,
     retrying,
 )
-from cratefile.records import NotionConfig
+from cratefile.sinks.notion.config import NotionConfig
 
 log = logging.getLogger(__name__)
 # The SDK's own logger would otherwise add a console handler per client and warn on every

@@ -9,21 +9,21 @@ step with Notion's message and the build's results stand.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from doit.exceptions import TaskFailed
-
+from cratefile.actions import action
 from cratefile.analysis.key import key_in_notation
-from cratefile.engine.context import RunContext
-from cratefile.errors import CatalogError
+from cratefile.context import RunContext
+from cratefile.errors import CatalogError, SinkError
 
 
 def notion_tracks(ctx: RunContext, claims: Mapping[str, Any]) -> list[Any]:
     """NotionTrack records of the manifest's URL tracks (local files have no page)."""
-    from cratefile.catalog.notion import NotionTrack
+    from cratefile.sinks.notion.mirror import NotionTrack
 
     catalog = ctx.catalog
     out = []
@@ -51,22 +51,20 @@ def notion_tracks(ctx: RunContext, claims: Mapping[str, Any]) -> list[Any]:
     return out
 
 
-def run_notion(ctx: RunContext, tracks: Iterable[Any]) -> TaskFailed | bool:
-    from cratefile.catalog.notion import NotionMirror
+@action("Notion", scope="sink")
+def run_notion(ctx: RunContext, name: str, tracks: Iterable[Any]) -> None:
+    from cratefile.sinks.notion.mirror import NotionMirror
 
-    config = ctx.manifest.notion
-    assert config is not None
+    config = ctx.manifest.sink("notion")
     catalog = ctx.catalog
     try:
         with NotionMirror(config) as mirror:
             schema = mirror.check_schema()
             if not schema.locking:
-                ctx.notes.append("Notion: processing locks are off (the database has no lock property); "
-                                 "`cratefile notion init-schema` adds it")
+                ctx.note("Notion: processing locks are off (the database has no lock property); "
+                         "`cratefile notion init-schema` adds it")
             stats = mirror.sync(list(tracks),
                                 on_page_id=lambda key, page_id: catalog.upsert_track(key, notion_page_id=page_id))
-    except CatalogError as exc:
-        ctx.sink_errors.append(f"Notion: {exc}")
-        return TaskFailed(f"Notion: {exc}")
-    ctx.notion_stats = stats
-    return True
+    except CatalogError as exc:  # Notion's answer, not our catalog: the sink failed this run
+        raise SinkError(str(exc)) from exc
+    ctx.sink_stats["notion"] = dataclasses.asdict(stats)

@@ -1,4 +1,4 @@
-"""publish:<playlist> — per playlist, a folder of hard links per format and an M3U8 in order.
+"""publish:<playlist> (the playlists sink's action) — per playlist, a folder of hard links per format and an M3U8 in order.
 
 Links are made under a temporary name and moved into place; where a hard link is impossible
 (another file system, a file system without links) the file is copied. Files in the
@@ -14,8 +14,10 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+from cratefile.actions import action
 from cratefile.atomic import atomic_target, read_json
-from cratefile.engine.context import RunContext
+from cratefile.context import RunContext
+from cratefile.records import AnalysisResult, Sidecar
 
 Entry = tuple[str, str, str]  # (track key, file name in the playlist folder, library file)
 
@@ -41,7 +43,8 @@ def m3u8_text(lines: list[tuple[str, float | None, str]]) -> str:
     return "\n".join(out) + "\n"
 
 
-def run_publish(ctx: RunContext, slug: str, folder: str, formats: dict[str, list[Entry]]) -> bool:
+@action("publish", scope="playlist")
+def run_publish(ctx: RunContext, slug: str, folder: str, formats: dict[str, list[Entry]]) -> None:
     layout = ctx.layout
     base = layout.playlist_dir(folder)
     for fmt, entries in formats.items():
@@ -52,13 +55,13 @@ def run_publish(ctx: RunContext, slug: str, folder: str, formats: dict[str, list
         for key, name, src in entries:
             place(Path(src), fmt_dir / name)
             wanted.add(name)
-            analysis: dict[str, Any] = read_json(layout.analysis(key)) or {}
-            sidecar: dict[str, Any] = read_json(layout.sidecar(key)) or {}
-            display = " - ".join(x for x in (sidecar.get("artist"), sidecar.get("title")) if x) or Path(name).stem
-            lines.append((display, analysis.get("duration") or sidecar.get("duration"), f"{fmt}/{name}"))
+            analysis = AnalysisResult.from_json(read_json(layout.analysis(key))) or AnalysisResult()
+            sidecar = Sidecar.from_json(read_json(layout.sidecar(key)))
+            artist, title = (sidecar.artist, sidecar.title) if sidecar else (None, None)
+            display = " - ".join(x for x in (artist, title) if x) or Path(name).stem
+            lines.append((display, analysis.duration or (sidecar.duration if sidecar else None), f"{fmt}/{name}"))
         for stale in fmt_dir.iterdir():
             if stale.is_file() and not stale.name.startswith(".") and stale.name not in wanted:
                 stale.unlink()
         with atomic_target(layout.m3u(folder, fmt)) as tmp:
             tmp.write_text(m3u8_text(lines), encoding="utf-8")
-    return True

@@ -1,7 +1,7 @@
 """Eagle (eagle.cool) sink: import built files into an Eagle library through its local API.
 
 Owns the rules that make importing idempotent; the HTTP conversation (V1 endpoints under
-`/api/...`, answers in the V1 or the V2 shapes, the errors) is `cratefile.sinks.eagle_api`.
+`/api/...`, answers in the V1 or the V2 shapes, the errors) is `cratefile.sinks.eagle.api`.
 The build calls `EagleClient.ensure_folder` and `EagleClient.sync_file`.
 
 Identity. Every imported file carries an identity tag `cratefile:<key stem>.<ext>`
@@ -54,7 +54,7 @@ from typing import Any
 import httpx
 
 from cratefile.records import stem_of
-from cratefile.sinks.eagle_api import (
+from cratefile.sinks.eagle.api import (
     DEFAULT_API_URL,
     EagleAPI,
     EagleError,

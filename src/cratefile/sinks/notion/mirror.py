@@ -15,26 +15,26 @@ from typing import Any, Literal, NamedTuple, Self
 
 import httpx
 
-from cratefile.catalog.notion_api import (
+from cratefile.sinks.notion.api import (
     DEFAULT_TUNING,
     NotionApi,
     NotionTuning,
     NotionValidationError,
 )
-from cratefile.catalog.notion_dedupe import DedupeGroup, run_dedupe
-from cratefile.catalog.notion_lock import LockOwner, PageLocks
-from cratefile.catalog.notion_schema import (
+from cratefile.sinks.notion.dedupe import DedupeGroup, run_dedupe
+from cratefile.sinks.notion.lock import LockOwner, PageLocks
+from cratefile.sinks.notion.schema import (
     NotionSchemaError,
     SchemaReport,
     creation_spec,
     property_map,
     read_report,
 )
-from cratefile.catalog.notion_sync import Syncer, SyncStats, created_order
-from cratefile.catalog.notion_values import NotionTrack, decode, normalize_url
+from cratefile.sinks.notion.sync import Syncer, SyncStats, created_order
+from cratefile.sinks.notion.values import NotionTrack, decode, normalize_url
 from cratefile.errors import CatalogError
 from cratefile.net import RateLimiter
-from cratefile.records import NotionConfig
+from cratefile.sinks.notion.config import NotionConfig
 
 __all__ = [
     "DedupeGroup",

@@ -12,7 +12,7 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-from cratefile.engine.context import RunContext
+from cratefile.context import RunContext
 from cratefile.errors import CatalogError, Category, TrackFailure
 
 
@@ -23,16 +23,16 @@ class _Held:
 
 
 def _mirror_and_owner(ctx: RunContext) -> tuple[Any, Any]:
-    from cratefile.catalog.notion import LockOwner, NotionMirror
+    from cratefile.sinks.notion.mirror import LockOwner, NotionMirror
 
-    config = ctx.manifest.notion
+    config = ctx.manifest.sink("notion")
     assert config is not None
     return ctx.shared("notion", lambda: NotionMirror(config)), ctx.shared("notion-owner", LockOwner.current)
 
 
 def take(ctx: RunContext, key: str) -> None:
     """Hold the processing lock of the track's page, or raise TrackFailure(LOCKED_ELSEWHERE)."""
-    if ctx.manifest.notion is None:
+    if ctx.manifest.sink("notion") is None:
         return
     page_id = (ctx.catalog.track(key) or {}).get("notion_page_id")
     if not page_id:
@@ -62,4 +62,4 @@ def release_all(ctx: RunContext) -> None:
         try:
             mirror.release_lock(page_id, owner)
         except CatalogError as exc:  # the lock expires on its own; say so and go on
-            ctx.sink_errors.append(f"Notion: could not release the lock of page {page_id} ({exc}); it expires by itself")
+            ctx.sink_failed("Notion", f"could not release the lock of page {page_id} ({exc}); it expires by itself")

@@ -24,9 +24,9 @@ from typing import Any
 import httpx
 from notion_client.errors import NotionClientErrorBase
 
-from cratefile.catalog.notion_api import NotionApi, NotionNotFound, is_ambiguous
-from cratefile.catalog.notion_schema import SchemaReport
-from cratefile.catalog.notion_values import (
+from cratefile.sinks.notion.api import NotionApi, NotionNotFound, is_ambiguous
+from cratefile.sinks.notion.schema import SchemaReport
+from cratefile.sinks.notion.values import (
     NotionTrack,
     changed,
     decode,

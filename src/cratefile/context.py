@@ -40,10 +40,9 @@ class RunContext:
     started: float = field(default_factory=time.time)
     outcomes: list[Outcome] = field(default_factory=list)
     playlist_errors: dict[str, str] = field(default_factory=dict)
-    eagle_down: str | None = None  # Eagle's one-line "not running" message, once seen
-    sink_errors: list[str] = field(default_factory=list)  # a sink (Notion) failed as a whole
+    sink_errors: list[str] = field(default_factory=list)  # a sink failed as a whole: one line each
     notes: list[str] = field(default_factory=list)  # said once in the run's summary and report
-    notion_stats: Any = None
+    sink_stats: dict[str, Any] = field(default_factory=dict)  # per sink, for the report
     _shared: dict[str, Any] = field(default_factory=dict)  # per-run clients and caches of the sinks
     _catalog: Catalog | None = None
     _pool: "AnalyzerPool | None" = None
@@ -94,6 +93,18 @@ class RunContext:
         self.catalog.record_failure(key, stage, failure.category.value, failure.message)
         with self._lock:
             self.outcomes.append(Outcome(key, stage, False, failure.category.value, failure.message))
+
+    def sink_failed(self, sink: str, message: str) -> None:
+        """A sink failed as a whole (said once per distinct message); the build's results stand."""
+        line = f"{sink}: {message}"
+        with self._lock:
+            if line not in self.sink_errors:
+                self.sink_errors.append(line)
+
+    def note(self, text: str) -> None:
+        with self._lock:
+            if text not in self.notes:
+                self.notes.append(text)
 
     def close(self) -> None:
         with self._lock:

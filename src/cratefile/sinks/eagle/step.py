@@ -12,12 +12,12 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from doit.exceptions import TaskFailed
-
-from cratefile.atomic import read_json
-from cratefile.engine.context import RunContext
+from cratefile.actions import action
 from cratefile.analysis.key import key_in_notation
-
+from cratefile.atomic import read_json
+from cratefile.context import RunContext
+from cratefile.errors import SinkError
+from cratefile.records import AnalysisResult, Sidecar
 
 
 class _Folders:
@@ -34,43 +34,48 @@ class _Folders:
             return self.ids[path]
 
 
-def eagle_tags(analysis: dict[str, Any], playlists: list[str]) -> list[str]:
+class _Down:
+    """Eagle's one-line "not running" message, once seen in this run."""
+
+    def __init__(self) -> None:
+        self.message: str | None = None
+
+
+def eagle_tags(analysis: AnalysisResult, playlists: list[str]) -> list[str]:
     tags = [f"playlist:{p}" for p in playlists]
-    if analysis.get("bpm"):
-        tags.append(f"bpm:{round(float(analysis['bpm']))}")
-    if analysis.get("key"):
-        tags += [f"key:{analysis['key']}", f"camelot:{key_in_notation(analysis['key'], 'camelot')}"]
+    if analysis.bpm:
+        tags.append(f"bpm:{round(float(analysis.bpm))}")
+    if analysis.musical_key:
+        tags += [f"key:{analysis.musical_key}", f"camelot:{key_in_notation(analysis.musical_key, 'camelot')}"]
     return tags
 
 
-def run_eagle(ctx: RunContext, key: str, fmt: str, path: str, playlists: list[str], fingerprint: str) -> TaskFailed | bool:
-    from cratefile.sinks.eagle import EagleError, EagleUnavailable
+@action("Eagle", scope="sink")
+def run_eagle(ctx: RunContext, key: str, fmt: str, config: Any, path: str, playlists: list[str],
+              fingerprint: str) -> None:
+    from cratefile.sinks.eagle.client import EagleClient, EagleError, EagleUnavailable
 
-    config = ctx.manifest.eagle
-    assert config is not None
-    if ctx.eagle_down:
-        return TaskFailed(ctx.eagle_down)
-    sidecar = read_json(ctx.layout.sidecar(key)) or {}
-    analysis = read_json(ctx.layout.analysis(key)) or {}
-    from cratefile.sinks.eagle import EagleClient
-
+    down = ctx.shared("eagle-down", _Down)
+    if down.message:
+        raise SinkError(down.message)
+    sidecar = Sidecar.from_json(read_json(ctx.layout.sidecar(key)))
+    analysis = AnalysisResult.from_json(read_json(ctx.layout.analysis(key))) or AnalysisResult()
     client = ctx.shared("eagle", lambda: EagleClient(config.api_url))
     folders = ctx.shared("eagle-folders", _Folders)
     row = ctx.catalog.track(key) or {}
     known = json.loads(row.get("eagle_ids") or "{}")
+    artist = sidecar.artist if sidecar else None
     try:
         folder_ids = [folders.get(client, config.folder.format(playlist=name)) for name in playlists]
-        artist = sidecar.get("artist")
         item_id = client.sync_file(
-            Path(path), key=key, name=Path(path).stem, url=sidecar.get("url"),
+            Path(path), key=key, name=Path(path).stem, url=sidecar.url if sidecar else None,
             tags=([f"artist:{artist}"] if artist else []) + eagle_tags(analysis, playlists),
             annotation=None, folder_ids=folder_ids, known_item_id=known.get(fmt), fingerprint=fingerprint,
         )
     except EagleUnavailable as exc:
-        ctx.eagle_down = str(exc)
-        return TaskFailed(str(exc))
+        down.message = str(exc)
+        raise SinkError(str(exc)) from exc
     except EagleError as exc:
-        return TaskFailed(f"Eagle: {exc}")
+        raise SinkError(str(exc)) from exc
     known[fmt] = item_id
     ctx.catalog.set_eagle_ids(key, known)
-    return True

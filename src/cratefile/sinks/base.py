@@ -1,0 +1,121 @@
+"""The Sink protocol: where built files go after the library is made.
+
+A sink (playlist folders + M3U8, Rekordbox XML, Eagle, Notion, ...) owns:
+- its manifest section (`section`, the top-level key) and that section's JSON Schema
+  fragment (`schema`), merged into the manifest's schema by the registry; `parse` turns the
+  section into the sink's frozen config (`Manifest.sink(name)`); a sink with no section
+  (`section = None`) is always on;
+- the doit tasks it adds once the core stages ran (`tasks`), seeing the build only through
+  `BuildView`; `after` names the group whose tasks must have run first;
+- optional CLI verbs (`verbs`: `cratefile notion dedupe`, `cratefile export rekordbox`);
+- optional hooks: `before_download` (Notion's processing lock) and `end_of_run`.
+
+Sinks never import the engine. Adding a sink is one package under `sinks/` plus one line in
+`sinks/__init__.py`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
+
+from cratefile.layout import Layout
+from cratefile.records import Claim, Manifest, Snapshot
+
+if TYPE_CHECKING:
+    from cratefile.context import RunContext
+    from cratefile.sources.base import ManifestReader
+
+# cratefile <verb> <words...>: returns the exit code; raise UsageError for a misuse
+VerbHandler = Callable[[Manifest, Sequence[str]], int]
+
+
+@dataclass(frozen=True)
+class Verb:
+    usage: str  # one line for `cratefile --help`: 'notion dedupe [--dry-run]   merge ...'
+    run: VerbHandler
+
+
+@dataclass(frozen=True)
+class BuildView:
+    """What a sink sees of the build when its tasks are made: every claimed track, its file
+    name, the library files that exist now, and the run (to hand to its actions)."""
+
+    run: RunContext
+    snapshots: Mapping[str, Snapshot | None]
+    claims: Mapping[str, Claim]  # track key -> claim, in manifest order
+    names: Mapping[str, str]  # track key -> file stem in the library
+    built: frozenset[str]  # library files that exist (absolute paths as str)
+
+    @property
+    def manifest(self) -> Manifest:
+        return self.run.manifest
+
+    @property
+    def layout(self) -> Layout:
+        return self.run.layout
+
+    def output(self, key: str, fmt: str) -> Path | None:
+        """The library file of `key` in `fmt` when it exists, else None."""
+        name = self.names.get(key)
+        if name is None:
+            return None
+        path = self.layout.output(fmt, name, self.manifest.formats[fmt].extension)
+        return path if str(path) in self.built else None
+
+
+class Sink(Protocol):
+    name: str  # its key in SINKS
+    basename: str  # the doit basename of its tasks ('publish' for the playlists sink)
+    section: str | None  # its top-level manifest key; None: always on, no section
+    schema: Mapping[str, Any] | None  # JSON Schema of the section
+    after: str  # 'convert', 'publish' or another sink's name
+    verbs: Mapping[str, Verb]
+
+    def parse(self, section: Any, reader: ManifestReader) -> Any:
+        """The sink's frozen config from its schema-valid section (None when absent and the
+        sink has no section); problems go to `reader.bad`."""
+        ...
+
+    def tasks(self, build: BuildView, config: Any) -> Iterator[dict[str, Any]]:
+        """doit task dicts (without basename: the sink's name is used)."""
+        ...
+
+    def before_download(self, run: RunContext, key: str) -> None:
+        """Called before a track is downloaded; raise TrackFailure to skip it this run."""
+        ...
+
+    def end_of_run(self, run: RunContext) -> None:
+        """Called once when the run ends (also after an interrupt)."""
+        ...
+
+
+class SinkBase:
+    """Defaults for the optional parts of the protocol."""
+
+    name: str
+    section: str | None = None
+    schema: Mapping[str, Any] | None = None
+    after = "convert"
+    verbs: Mapping[str, Verb] = {}
+
+    @property
+    def basename(self) -> str:
+        return self.name
+
+    def parse(self, section: Any, reader: ManifestReader) -> Any:
+        return section
+
+    def before_download(self, run: RunContext, key: str) -> None:
+        return None
+
+    def end_of_run(self, run: RunContext) -> None:
+        return None
+
+
+def quiet() -> dict[str, Any]:
+    """Actions print nothing (they log), so doit need not capture their output: its capture
+    swaps the process-wide sys.stdout/stderr from worker threads, and those swaps race."""
+    return {"verbosity": 0, "io": {"capture": False}}

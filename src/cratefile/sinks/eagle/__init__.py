@@ -1,0 +1,69 @@
+"""The Eagle sink: import built files into the Eagle app (eagle.cool), once each.
+
+`eagle: {formats, folder, api_url}`: tasks `eagle:<stem>:<fmt>` for each built file of a
+format Eagle wants, into its playlists' folders. Eagle not running is one line in the report;
+the rest of the build goes on and the Eagle step is retried next run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from doit.tools import config_changed
+
+from cratefile.records import digest, stem_of
+from cratefile.sinks.base import BuildView, SinkBase, quiet
+from cratefile.sinks.eagle.step import run_eagle
+from cratefile.sinks.schema import load_fragment
+from cratefile.sources.base import ManifestReader
+
+FOLDER_FIELDS = ("playlist",)
+
+
+@dataclass(frozen=True)
+class EagleConfig:
+    api_url: str = "http://localhost:41595"
+    formats: tuple[str, ...] = ("wav", "aiff")
+    folder: str = "Playlists/{playlist}"
+
+
+class EagleSink(SinkBase):
+    name = "eagle"
+    section = "eagle"
+    schema = load_fragment(__name__)
+    after = "convert"
+
+    def parse(self, section: Any, reader: ManifestReader) -> EagleConfig:
+        from cratefile.manifest import template_problems
+
+        defaults = EagleConfig()
+        folder = section.get("folder", defaults.folder)
+        if "folder" in section:
+            template_problems(reader, ("eagle", "folder"), folder, FOLDER_FIELDS)
+        return EagleConfig(
+            api_url=section.get("api_url", defaults.api_url).rstrip("/"),
+            formats=reader.formats(("eagle", "formats"), defaults.formats),
+            folder=folder,
+        )
+
+    def tasks(self, build: BuildView, config: EagleConfig) -> Iterator[dict[str, Any]]:
+        for key, claim in build.claims.items():
+            name = build.names.get(key)
+            if name is None:
+                continue
+            playlists = [p.name for p in claim.playlists]
+            for fmt in claim.formats:
+                path = build.output(key, fmt) if fmt in config.formats else None
+                if path is None:
+                    continue
+                fingerprint = digest([build.manifest.formats[fmt].digest, key, name])
+                yield {
+                    "name": f"{stem_of(key)}:{fmt}",
+                    "doc": f"Eagle item for {path.name}",
+                    "actions": [(run_eagle, [build.run, key, fmt, config, str(path), playlists, fingerprint])],
+                    "file_dep": [str(path), str(build.layout.analysis(key))],
+                    "uptodate": [config_changed(digest([config.api_url, config.folder, playlists, fingerprint]))],
+                    **quiet(),
+                }
