@@ -16,10 +16,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
-from fakes.notion import FakeNotion
-
-from cratefile.sinks.notion.mirror import NotionMirror, NotionTrack, NotionTuning
 from cratefile.net import RateLimiter
+from cratefile.sinks.notion.mirror import NotionMirror, NotionTrack, NotionTuning
+from fakes.notion import FakeNotion
 
 
 def make_tracks(n: int) -> list[NotionTrack]:

@@ -58,12 +58,13 @@ def main() -> int:
             [sys.executable, "-m", "cratefile.cli"], cwd=ws, check=True, stdout=subprocess.DEVNULL))
 
         print("stages, warm, in this process:")
+        import yaml
+
         from cratefile.analysis import analyze_file
         from cratefile.records import AnalysisOptions, FormatRecipe
         from cratefile.sources.folder import enumerate_folder, prepare
         from cratefile.stages.convert import convert
         from cratefile.tags import TrackTags
-        import yaml
 
         recipes = yaml.safe_load((Path(__import__("cratefile").__file__).parent / "rules/formats.yaml").read_text())
         ref = enumerate_folder(ws / "music")[0]

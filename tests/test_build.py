@@ -6,7 +6,6 @@ import re
 from pathlib import Path
 
 from conftest import Workspace, make_track
-
 from cratefile.tags import read_tags
 
 MANIFEST = """

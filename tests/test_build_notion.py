@@ -6,6 +6,7 @@ import os
 from collections.abc import Iterator
 
 import pytest
+
 from conftest import Workspace
 from fakes.notion import FakeNotion
 from fakes.soundcloud import FakeSoundCloud

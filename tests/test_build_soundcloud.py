@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+
 from conftest import Workspace
 from fakes.soundcloud import FakeSoundCloud
 
@@ -21,7 +22,8 @@ def soundcloud(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeSoundCloud]:
 
 
 def _done(out: str, kind: str) -> list[str]:
-    return [line.split()[1] for line in out.splitlines() if line.startswith("done ") and line.split()[1].startswith(kind)]
+    return [line.split()[1] for line in out.splitlines()
+            if line.startswith("done ") and line.split()[1].startswith(kind)]
 
 
 @pytest.mark.slow

@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from fakes.eagle import FakeEagle
 
 from cratefile.errors import CratefileError
 from cratefile.sinks.eagle.client import (
@@ -21,6 +20,7 @@ from cratefile.sinks.eagle.client import (
     EagleUnavailable,
     identity_tag,
 )
+from fakes.eagle import FakeEagle
 
 KEY = "soundcloud 123456"
 URL = "https://soundcloud.com/artist/track"

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import mutagen
 import pytest
+
 from conftest import Workspace, make_track
 
 

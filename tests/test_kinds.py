@@ -7,14 +7,14 @@ import inspect
 from pathlib import Path
 
 import pytest
-from kinds.tone import ToneSource
-from kinds.tracklist import TracklistSink
 
 from cratefile import sinks, sources
 from cratefile.manifest import load_manifest, manifest_schema
 from cratefile.sinks.base import Sink
 from cratefile.sources.base import Source
 from cratefile.tags import read_tags
+from kinds.tone import ToneSource
+from kinds.tracklist import TracklistSink
 
 
 def _methods(protocol: type) -> set[str]:

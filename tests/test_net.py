@@ -195,5 +195,6 @@ def test_http_helpers_classify() -> None:
     err503 = httpx.HTTPStatusError("x", request=req, response=httpx.Response(503, request=req))
     err404 = httpx.HTTPStatusError("x", request=req, response=httpx.Response(404, request=req))
     assert is_transient_http(err503) and not is_transient_http(err404)
-    err429 = httpx.HTTPStatusError("x", request=req, response=httpx.Response(429, headers={"Retry-After": "2"}, request=req))
+    err429 = httpx.HTTPStatusError(
+        "x", request=req, response=httpx.Response(429, headers={"Retry-After": "2"}, request=req))
     assert retry_after_http(err429) == 2.0 and retry_after_http(err404) is None

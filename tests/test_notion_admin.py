@@ -8,11 +8,11 @@ import time
 from collections.abc import Iterator
 
 import pytest
-from fakes.notion import FakeNotion, Fault
 
-from cratefile.sinks.notion.mirror import LockOwner, NotionMirror, NotionTuning
-from cratefile.sinks.notion.lock import parse_lock
 from cratefile.net import RateLimiter
+from cratefile.sinks.notion.lock import parse_lock
+from cratefile.sinks.notion.mirror import LockOwner, NotionMirror, NotionTuning
+from fakes.notion import FakeNotion, Fault
 
 FAST = NotionTuning(timeout=5.0, attempts=3, base_delay=0.01, max_delay=0.05, settle=0.2,
                     lock_settle=0.15, stale_after=1800.0)

@@ -10,12 +10,13 @@ from typing import Any
 import httpx
 import notion_client
 import pytest
-from fakes.notion import FakeNotion, Fault
 from notion_client.errors import (
     APIResponseError,
     RequestTimeoutError,
     UnknownHTTPResponseError,
 )
+
+from fakes.notion import FakeNotion, Fault
 
 
 @pytest.fixture

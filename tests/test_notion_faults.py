@@ -10,16 +10,16 @@ import time
 from collections.abc import Iterator
 
 import pytest
-from fakes.notion import FakeNotion, Fault
 
+from cratefile.errors import CatalogError
+from cratefile.net import RateLimiter
 from cratefile.sinks.notion.mirror import (
     NotionMirror,
     NotionTrack,
     NotionTuning,
     NotionValidationError,
 )
-from cratefile.errors import CatalogError
-from cratefile.net import RateLimiter
+from fakes.notion import FakeNotion, Fault
 
 # Client timeout 0.5 s; slow faults take 0.8 s. `settle` covers a slow request that is applied
 # 0.8 s after it was sent plus the 0.4 s a new page stays out of queries.

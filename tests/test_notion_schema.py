@@ -6,16 +6,16 @@ import dataclasses
 import logging
 
 import pytest
-from fakes.notion import MUSIC_TRACKS, FakeNotion
 
+from cratefile.errors import CatalogError
+from cratefile.net import RateLimiter
 from cratefile.sinks.notion.mirror import (
     LockOwner,
     NotionMirror,
     NotionSchemaError,
     NotionTuning,
 )
-from cratefile.errors import CatalogError
-from cratefile.net import RateLimiter
+from fakes.notion import MUSIC_TRACKS, FakeNotion
 
 FAST = NotionTuning(timeout=5.0, attempts=3, base_delay=0.01, max_delay=0.05, settle=0.2)
 

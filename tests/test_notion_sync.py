@@ -7,15 +7,15 @@ import math
 from collections.abc import Iterator
 
 import pytest
-from fakes.notion import FakeNotion
 
+from cratefile.net import RateLimiter
 from cratefile.sinks.notion.mirror import (
     NotionMirror,
     NotionTrack,
     NotionTuning,
     NotionValidationError,
 )
-from cratefile.net import RateLimiter
+from fakes.notion import FakeNotion
 
 FAST = NotionTuning(timeout=5.0, attempts=4, base_delay=0.01, max_delay=0.05, settle=0.3, workers=3)
 
@@ -75,7 +75,8 @@ def test_first_sync_creates_then_rerun_writes_nothing(fake: FakeNotion) -> None:
         stats = m.sync(recorded(tracks, ids), on_page_id=ids.__setitem__)
     assert (stats.created, stats.updated, stats.unchanged) == (0, 0, 12)
     assert fake.writes() == []
-    assert [r.path for r in fake.requests if r.path.endswith("/query")] == [f"/v1/data_sources/{fake.data_source_id}/query"]
+    queries = [r.path for r in fake.requests if r.path.endswith("/query")]
+    assert queries == [f"/v1/data_sources/{fake.data_source_id}/query"]
     # the schema read (database + data source) and one paginated read; nothing else
     assert len(fake.requests) == 3 and stats.requests == 1
 

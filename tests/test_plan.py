@@ -8,9 +8,9 @@ from pathlib import Path
 from cratefile import plan
 from cratefile.catalog.sqlite import Failure
 from cratefile.context import RunContext
+from cratefile.engine.tasks import STEPS
 from cratefile.freshness import analysis_current, output_current
 from cratefile.manifest import load_manifest
-from cratefile.engine.tasks import STEPS
 from cratefile.records import Sidecar, Snapshot, TrackRef
 from cratefile.sinks import SINKS, BuildView
 from cratefile.stages.download import run_download, sidecar_current
@@ -90,7 +90,8 @@ def test_permanent_failure_is_held_back_until_cool_off_or_retry(tmp_path: Path) 
 def test_convert_tasks_name_files_and_digest_recipes(tmp_path: Path) -> None:
     ctx = _ctx(tmp_path)
     claims = plan.claims(ctx.manifest, _snaps())
-    sidecars = {k: Sidecar(key=k, url="", audio="x", title="Same", artist="Name") for k in ("soundcloud 1", "soundcloud 2")}
+    sidecars = {k: Sidecar(key=k, url="", audio="x", title="Same", artist="Name")
+                for k in ("soundcloud 1", "soundcloud 2")}
     names = plan.file_names(ctx.manifest, claims, sidecars, {})
     assert names["soundcloud 1"] != names["soundcloud 2"]
     assert all(n.startswith("Name - Same") for n in names.values())

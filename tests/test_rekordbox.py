@@ -118,7 +118,7 @@ def test_pyrekordbox_reads_playlists_in_order(
     assert root.is_folder
     nodes = root.get_playlists()
     assert [n.name for n in nodes] == [p.name for p in playlists]
-    for node, ours in zip(nodes, playlists):
+    for node, ours in zip(nodes, playlists, strict=True):
         assert node.is_playlist
         assert node.key_type == "TrackID"
         assert node.entries == len(ours.track_ids)
@@ -130,7 +130,7 @@ def test_locations_round_trip_with_stdlib_file_url_decoding(
 ) -> None:
     dest, tracks, _ = exported
     xml = RekordboxXml(dest)
-    for rb, ours in zip(xml.get_tracks(), tracks):
+    for rb, ours in zip(xml.get_tracks(), tracks, strict=False):
         url = rb._element.attrib["Location"]
         parsed = urllib.parse.urlsplit(url)
         assert (parsed.scheme, parsed.netloc) == ("file", "localhost")

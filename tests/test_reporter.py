@@ -173,7 +173,7 @@ def test_plain_progress_line_at_most_every_interval_and_one_at_the_end() -> None
     reporter = CrateReporter(out, tty=False, clock=clock, workers=1, expected_tracks=lambda: 4)
     for stem in "abcd":
         reporter.get_status(_task(f"download:{stem}"))
-    for stem, seconds in zip("abc", (3, 8, 11)):
+    for stem, seconds in zip("abc", (3, 8, 11), strict=True):
         reporter.execute_task(_task(f"download:{stem}"))
         clock.now += seconds
         reporter.add_success(_task(f"download:{stem}"))

@@ -16,7 +16,6 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
-from fakes.soundcloud import API, WEB, FakeSoundCloud
 from yt_dlp.networking.common import Response
 from yt_dlp.networking.exceptions import HTTPError, TransportError
 from yt_dlp.utils import DownloadError, ExtractorError, GeoRestrictedError
@@ -25,6 +24,7 @@ from cratefile.errors import Category, TrackFailure
 from cratefile.records import Sidecar, TrackRef, YtdlpOptions
 from cratefile.sources import ytdlp
 from cratefile.sources.ytdlp_errors import classify, retry_after_seconds
+from fakes.soundcloud import API, WEB, FakeSoundCloud
 
 TOKEN = "2-294837-1234567-SecretOauthTokenXyz"
 SECONDS = 3.0

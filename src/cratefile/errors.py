@@ -29,7 +29,7 @@ class WorkspaceBusy(CratefileError):
 class SourceError(CratefileError):
     """A playlist's source could not be enumerated (the playlist as a whole, not one track)."""
 
-    def __init__(self, message: str, category: "Category | None" = None) -> None:
+    def __init__(self, message: str, category: Category | None = None) -> None:
         super().__init__(message)
         self.category = category
 
@@ -54,7 +54,7 @@ class ToolError(CratefileError):
         super().__init__(f"{prog} {what}: {stderr_tail.strip()[-600:]}")
 
 
-class Category(str, enum.Enum):
+class Category(str, enum.Enum):  # noqa: UP042 - StrEnum would change str()/format() of a member
     """Why a track failed. The value is what the catalog and reports store."""
 
     NOT_FOUND = "not_found"

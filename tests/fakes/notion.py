@@ -281,7 +281,9 @@ class FakeNotion(LoopbackServer):
             self.requests.clear()
 
     # ---- request entry point (called by the handler thread) --------------------------------
-    def handle(self, method: str, raw_path: str, headers: Mapping[str, str], raw: bytes) -> tuple[int, dict[str, str], bytes, Fault | None]:
+    def handle(
+        self, method: str, raw_path: str, headers: Mapping[str, str], raw: bytes
+    ) -> tuple[int, dict[str, str], bytes, Fault | None]:
         path = urlsplit(raw_path).path
         try:
             body = json.loads(raw) if raw else {}
@@ -346,9 +348,11 @@ class FakeNotion(LoopbackServer):
         version = headers.get("Notion-Version")
         if version is None:
             raise ApiError(400, "missing_version",
-                           "Notion-Version header failed validation: Notion-Version header should be defined, instead was `undefined`.")
+                           "Notion-Version header failed validation: "
+                           "Notion-Version header should be defined, instead was `undefined`.")
         if version not in VERSIONS:
-            raise ApiError(400, "validation_error", f"This fake speaks Notion-Version {sorted(VERSIONS)}, got `{version}`.")
+            raise ApiError(400, "validation_error",
+                           f"This fake speaks Notion-Version {sorted(VERSIONS)}, got `{version}`.")
 
     def _take_token(self) -> None:
         if self.rate_per_s is None:
@@ -390,7 +394,8 @@ class FakeNotion(LoopbackServer):
     def _get_database(self, database_id: str) -> dict[str, Any]:
         if _canon(database_id) != _canon(self.database_id):
             raise ApiError(404, "object_not_found",
-                           f"Could not find database with ID: {database_id}. Make sure the relevant pages and databases are shared with your integration.")
+                           f"Could not find database with ID: {database_id}. "
+                           "Make sure the relevant pages and databases are shared with your integration.")
         return {"object": "database", "id": self.database_id, "title": [self._text(self.title)],
                 "data_sources": [{"id": self.data_source_id, "name": self.title}],
                 "parent": {"type": "workspace", "workspace": True}, "in_trash": False, "is_inline": False}
@@ -443,7 +448,8 @@ class FakeNotion(LoopbackServer):
                 continue
             types = [k for k in spec if k not in ("name", "description")]
             if len(types) != 1:
-                raise _validation(f"body failed validation: body.properties.{name} should name exactly one property type.")
+                raise _validation("body failed validation: "
+                                  f"body.properties.{name} should name exactly one property type.")
             typ = types[0]
             if current is not None:
                 if current["type"] == typ:
@@ -471,7 +477,8 @@ class FakeNotion(LoopbackServer):
             if _canon(p.id) == _canon(page_id):
                 return p
         raise ApiError(404, "object_not_found",
-                       f"Could not find page with ID: {page_id}. Make sure the relevant pages and databases are shared with your integration.")
+                       f"Could not find page with ID: {page_id}. "
+                       "Make sure the relevant pages and databases are shared with your integration.")
 
     def _new_page(self, props: dict[str, Any]) -> _Page:
         self._seq += 1
@@ -489,7 +496,8 @@ class FakeNotion(LoopbackServer):
         elif "database_id" in parent:
             self._get_database(parent["database_id"])
         else:
-            raise _validation("body failed validation: body.parent.data_source_id should be defined, instead was `undefined`.")
+            raise _validation("body failed validation: "
+                              "body.parent.data_source_id should be defined, instead was `undefined`.")
         props = self._validate_props(body.get("properties") or {})
         return self._render(self._new_page(props))
 
@@ -510,10 +518,12 @@ class FakeNotion(LoopbackServer):
     def _render(self, page: _Page) -> dict[str, Any]:
         props = {}
         for name, prop in self._schema.items():
-            props[name] = {"id": prop["id"], "type": prop["type"], prop["type"]: json.loads(json.dumps(page.props.get(name, self._empty(prop["type"]))))}
+            value = json.loads(json.dumps(page.props.get(name, self._empty(prop["type"]))))
+            props[name] = {"id": prop["id"], "type": prop["type"], prop["type"]: value}
         return {"object": "page", "id": page.id, "created_time": page.created_time,
                 "last_edited_time": page.last_edited_time, "in_trash": page.in_trash, "archived": page.in_trash,
-                "parent": {"type": "data_source_id", "data_source_id": self.data_source_id, "database_id": self.database_id},
+                "parent": {"type": "data_source_id", "data_source_id": self.data_source_id,
+                           "database_id": self.database_id},
                 "properties": props, "url": f"https://www.notion.so/{_canon(page.id)}"}
 
     # ---- property values -------------------------------------------------------------------
@@ -538,7 +548,8 @@ class FakeNotion(LoopbackServer):
             name, typ = prop["name"], prop["type"]
             where = f"body.properties.{name}"
             if not isinstance(value, dict) or typ not in value:
-                given = next((k for k in (value or {}) if k not in ("type", "id")), None) if isinstance(value, dict) else None
+                given = (next((k for k in (value or {}) if k not in ("type", "id")), None)
+                         if isinstance(value, dict) else None)
                 raise _validation(f"body failed validation: {where}.{typ} should be defined, instead was `undefined`."
                                   + (f" {name} is expected to be {typ}, not {given}." if given else ""))
             out[name] = self._validate_value(where, name, typ, value[typ])
@@ -547,9 +558,11 @@ class FakeNotion(LoopbackServer):
     def _validate_value(self, where: str, name: str, typ: str, v: Any) -> Any:
         if typ in ("title", "rich_text"):
             if not isinstance(v, list):
-                raise _validation(f"body failed validation: {where}.{typ} should be an array, instead was `{json.dumps(v)}`.")
+                raise _validation("body failed validation: "
+                                  f"{where}.{typ} should be an array, instead was `{json.dumps(v)}`.")
             if len(v) > MAX_ITEMS:
-                raise _validation(f"body failed validation: {where}.{typ}.length should be ≤ `{MAX_ITEMS}`, instead was `{len(v)}`.")
+                raise _validation("body failed validation: "
+                                  f"{where}.{typ}.length should be ≤ `{MAX_ITEMS}`, instead was `{len(v)}`.")
             items = []
             for i, item in enumerate(v):
                 text = item.get("text") if isinstance(item, dict) else None
@@ -557,23 +570,29 @@ class FakeNotion(LoopbackServer):
                 if not isinstance(content, str):
                     raise _validation(f"body failed validation: {where}.{typ}[{i}].text.content should be a string.")
                 if _utf16_len(content) > MAX_TEXT:
-                    raise _validation(f"body failed validation: {where}.{typ}[{i}].text.content.length should be ≤ `{MAX_TEXT}`, instead was `{_utf16_len(content)}`.")
+                    raise _validation("body failed validation: "
+                                      f"{where}.{typ}[{i}].text.content.length should be ≤ `{MAX_TEXT}`, "
+                                      f"instead was `{_utf16_len(content)}`.")
                 link = (text.get("link") or {}).get("url")
                 items.append(self._text(content, link))
             return items
         if typ == "url":
             if v is not None and not isinstance(v, str):
-                raise _validation(f"body failed validation: {where}.url should be a string or `null`, instead was `{json.dumps(v)}`.")
+                raise _validation("body failed validation: "
+                                  f"{where}.url should be a string or `null`, instead was `{json.dumps(v)}`.")
             if isinstance(v, str) and len(v) > MAX_URL:
-                raise _validation(f"body failed validation: {where}.url.length should be ≤ `{MAX_URL}`, instead was `{len(v)}`.")
+                raise _validation("body failed validation: "
+                                  f"{where}.url.length should be ≤ `{MAX_URL}`, instead was `{len(v)}`.")
             return v or None
         if typ == "checkbox":
             if not isinstance(v, bool):
-                raise _validation(f"body failed validation: {where}.checkbox should be a boolean, instead was `{json.dumps(v)}`.")
+                raise _validation("body failed validation: "
+                                  f"{where}.checkbox should be a boolean, instead was `{json.dumps(v)}`.")
             return v
         if typ == "number":
             if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float))):
-                raise _validation(f"body failed validation: {where}.number should be a number or `null`, instead was `{json.dumps(v)}`.")
+                raise _validation("body failed validation: "
+                                  f"{where}.number should be a number or `null`, instead was `{json.dumps(v)}`.")
             return v
         if typ in ("select", "status"):
             if v is None:
@@ -583,18 +602,21 @@ class FakeNotion(LoopbackServer):
             if not isinstance(v, list):
                 raise _validation(f"body failed validation: {where}.multi_select should be an array.")
             if len(v) > MAX_ITEMS:
-                raise _validation(f"body failed validation: {where}.multi_select.length should be ≤ `{MAX_ITEMS}`, instead was `{len(v)}`.")
+                raise _validation("body failed validation: "
+                                  f"{where}.multi_select.length should be ≤ `{MAX_ITEMS}`, instead was `{len(v)}`.")
             return [self._option_value(where, name, typ, o) for o in v]
         raise _validation(f"{name}: type {typ} cannot be written by this fake.")
 
     def _option_value(self, where: str, name: str, typ: str, v: Any) -> dict[str, str]:
         if not isinstance(v, dict) or not isinstance(v.get("name"), str):
-            raise _validation(f"body failed validation: {where}.{typ}.name should be a string, instead was `{json.dumps(v)}`.")
+            raise _validation("body failed validation: "
+                              f"{where}.{typ}.name should be a string, instead was `{json.dumps(v)}`.")
         label = v["name"]
         if "," in label:
             raise _validation(f"Invalid select option, commas not allowed: {label}")
         if len(label) > 100:
-            raise _validation(f"body failed validation: {where}.{typ}.name.length should be ≤ `100`, instead was `{len(label)}`.")
+            raise _validation("body failed validation: "
+                              f"{where}.{typ}.name.length should be ≤ `100`, instead was `{len(label)}`.")
         options = self._schema[name][typ]["options"]
         for o in options:
             if o["name"] == label:
@@ -669,7 +691,8 @@ class FakeNotion(LoopbackServer):
             vals = {p.id: self._simple(p.props[prop["name"]], typ) for p in out}
             present = [p for p in out if vals[p.id] not in (None, "", [])]
             absent = [p for p in out if vals[p.id] in (None, "", [])]
-            present.sort(key=lambda p: (str(vals[p.id]) if not isinstance(vals[p.id], (int, float)) else vals[p.id]), reverse=desc)
+            present.sort(key=lambda p: (str(vals[p.id]) if not isinstance(vals[p.id], (int, float)) else vals[p.id]),
+                         reverse=desc)
             out = present + absent  # empty values last either way
         return out
 
@@ -690,7 +713,8 @@ class FakeNotion(LoopbackServer):
         typ = prop["type"]
         keys = [k for k in flt if k != "property"]
         if keys != [typ]:
-            raise _validation(f"body failed validation: filter for {prop['name']} should use `{typ}`, instead was `{keys}`.")
+            raise _validation("body failed validation: "
+                              f"filter for {prop['name']} should use `{typ}`, instead was `{keys}`.")
         cond = flt[typ]
         if not isinstance(cond, dict) or len(cond) != 1:
             raise _validation(f"body failed validation: filter.{typ} should have exactly one condition.")

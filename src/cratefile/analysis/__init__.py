@@ -38,10 +38,15 @@ _EXPORTS = {
 __all__ = ["ALGO_VERSION", *sorted(_EXPORTS)]
 
 if TYPE_CHECKING:
-    from cratefile.analysis.key import Key, key_in_notation, parse_key
-    from cratefile.analysis.tempo import fold_bpm
-    from cratefile.analysis.track import analyze_file, analyze_samples, analyze_signal
-    from cratefile.analysis.workers import AnalyzerPool
+    # the `X as X` form marks these as re-exports (for ruff and mypy; __all__ is built at run time)
+    from cratefile.analysis.key import Key as Key
+    from cratefile.analysis.key import key_in_notation as key_in_notation
+    from cratefile.analysis.key import parse_key as parse_key
+    from cratefile.analysis.tempo import fold_bpm as fold_bpm
+    from cratefile.analysis.track import analyze_file as analyze_file
+    from cratefile.analysis.track import analyze_samples as analyze_samples
+    from cratefile.analysis.track import analyze_signal as analyze_signal
+    from cratefile.analysis.workers import AnalyzerPool as AnalyzerPool
 
 
 def __getattr__(name: str) -> Any:

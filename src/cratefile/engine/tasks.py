@@ -20,7 +20,7 @@ from cratefile.catalog.sqlite import Catalog, Failure
 from cratefile.context import RunContext
 from cratefile.engine.doitdb import StatChecker
 from cratefile.layout import Layout
-from cratefile.records import Claim, Manifest, Sidecar, Snapshot
+from cratefile.records import Claim, Manifest, Snapshot
 from cratefile.sinks import SINKS, BuildView
 from cratefile.snapshots import read_snapshot
 from cratefile.stages import analyze, download, fetch, output

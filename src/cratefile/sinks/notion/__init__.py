@@ -55,7 +55,8 @@ def _notion_verb(manifest: Manifest, words: Sequence[str]) -> int:
             groups = mirror.dedupe(dry_run=opts.dry_run)
             for g in groups:
                 print(g)
-            print(f"{len(groups)} groups of duplicate pages" + (" (dry run: nothing changed)" if opts.dry_run else " merged"))
+            print(f"{len(groups)} groups of duplicate pages"
+                  + (" (dry run: nothing changed)" if opts.dry_run else " merged"))
         else:
             print(f"cleared {mirror.unlock_stale()} stale locks")
     return 0

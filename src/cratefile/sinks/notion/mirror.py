@@ -15,12 +15,15 @@ from typing import Any, Literal, NamedTuple, Self
 
 import httpx
 
+from cratefile.errors import CatalogError
+from cratefile.net import RateLimiter
 from cratefile.sinks.notion.api import (
     DEFAULT_TUNING,
     NotionApi,
     NotionTuning,
     NotionValidationError,
 )
+from cratefile.sinks.notion.config import NotionConfig
 from cratefile.sinks.notion.dedupe import DedupeGroup, run_dedupe
 from cratefile.sinks.notion.lock import LockOwner, PageLocks
 from cratefile.sinks.notion.schema import (
@@ -32,9 +35,6 @@ from cratefile.sinks.notion.schema import (
 )
 from cratefile.sinks.notion.sync import Syncer, SyncStats, created_order
 from cratefile.sinks.notion.values import NotionTrack, decode, normalize_url
-from cratefile.errors import CatalogError
-from cratefile.net import RateLimiter
-from cratefile.sinks.notion.config import NotionConfig
 
 __all__ = [
     "DedupeGroup",

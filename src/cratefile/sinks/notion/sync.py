@@ -24,6 +24,7 @@ from typing import Any
 import httpx
 from notion_client.errors import NotionClientErrorBase
 
+from cratefile.errors import CatalogError
 from cratefile.sinks.notion.api import NotionApi, NotionNotFound, is_ambiguous
 from cratefile.sinks.notion.schema import SchemaReport
 from cratefile.sinks.notion.values import (
@@ -34,7 +35,6 @@ from cratefile.sinks.notion.values import (
     payload,
     track_values,
 )
-from cratefile.errors import CatalogError
 
 log = logging.getLogger(__name__)
 

@@ -1,4 +1,5 @@
-"""publish:<playlist> (the playlists sink's action) — per playlist, a folder of hard links per format and an M3U8 in order.
+"""publish:<playlist> (the playlists sink's action) — per playlist, a folder of hard links per format
+and an M3U8 in order.
 
 Links are made under a temporary name and moved into place; where a hard link is impossible
 (another file system, a file system without links) the file is copied. Files in the
@@ -12,7 +13,6 @@ import contextlib
 import os
 import shutil
 from pathlib import Path
-from typing import Any
 
 from cratefile.actions import action
 from cratefile.atomic import atomic_target, read_json

@@ -47,7 +47,8 @@ def _export_verb(manifest: Manifest, words: Sequence[str]) -> int:
     except argparse.ArgumentError as exc:
         raise UsageError(f"export rekordbox: {exc}") from exc
     if extra:
-        raise UsageError(f"export rekordbox: unknown argument {extra[0]!r} (cratefile export rekordbox [-o FILE] [--format FMT])")
+        raise UsageError(f"export rekordbox: unknown argument {extra[0]!r}"
+                         " (cratefile export rekordbox [-o FILE] [--format FMT])")
     dest = Path(opts.output) if opts.output else default_path(manifest)
     config = manifest.sink("rekordbox")
     fmt = opts.format or (config.format if config is not None else None)

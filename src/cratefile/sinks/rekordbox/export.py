@@ -10,9 +10,9 @@ import time
 from pathlib import Path
 
 from cratefile import __version__
+from cratefile.analysis.key import key_in_notation
 from cratefile.catalog.sqlite import Catalog
 from cratefile.errors import UsageError
-from cratefile.analysis.key import key_in_notation
 from cratefile.layout import Layout
 from cratefile.records import Manifest
 from cratefile.sinks.rekordbox.xml import RbPlaylist, RbTrack, kind_of, stable_track_ids, write_rekordbox_xml
