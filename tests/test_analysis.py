@@ -284,7 +284,8 @@ def test_pool_survives_crashes_hangs_and_killed_workers(tmp_path: Path, tracks: 
         started = time.monotonic()
         with pytest.raises(TrackFailure, match="worker died") as info:
             pool.analyze(tmp_path / "crash.wav", AnalysisOptions())
-        assert info.value.category is Category.ANALYSIS_FAILED
+        assert info.value.category is Category.TRANSIENT  # a dead worker is no verdict on the file
+        assert not info.value.permanent
         assert pool.analyze(good, AnalysisOptions()) == results[(128.0, "Am", "four_on_floor")]
 
         with pytest.raises(TrackFailure, match="no answer"):

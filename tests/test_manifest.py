@@ -398,9 +398,14 @@ def test_neither_folder_nor_url(tmp_path: Path) -> None:
     assert msg == "playlists.yaml:4 playlists[1]: needs folder: or url: or notion: (give exactly one of them)"
 
 
-def test_missing_folder(tmp_path: Path) -> None:
+def test_a_missing_folder_is_not_a_manifest_error_but_a_file_is(tmp_path: Path) -> None:
+    # an unplugged drive fails that playlist at fetch time (tests/test_failure_paths.py)
+    path = write(tmp_path / "ws", "playlists:\n  - name: A\n    folder: music/missing\n")
+    assert load_manifest(path, env={}).playlists[0].source.location == str(tmp_path / "ws" / "music" / "missing")
+    (tmp_path / "ws" / "music").mkdir()
+    (tmp_path / "ws" / "music" / "missing").write_text("a file")
     msg = error(tmp_path / "ws", "playlists:\n  - name: A\n    folder: music/missing\n")
-    assert msg == (f"playlists.yaml:3 playlists[0].folder: 'music/missing' does not exist "
+    assert msg == (f"playlists.yaml:3 playlists[0].folder: 'music/missing' is a file, not a folder "
                    f"({tmp_path / 'ws' / 'music' / 'missing'}) (folder: is relative to the "
                    "folder holding playlists.yaml)")
 

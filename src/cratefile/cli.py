@@ -3,23 +3,27 @@
 It wires things and maps errors to exit codes; the logic lives elsewhere.
   0   nothing failed in this run          1   some track (or playlist) failed
   2   manifest or usage error (nothing built)
-  70  a bug (traceback in cache/logs/)    75  another run holds the workspace
+  70  a bug (traceback in cache/logs/)    74  trouble in the environment stopped the run
+                                          (a full or read-only volume, a missing tool)
+  75  another run holds the workspace
   130 interrupted (Ctrl-C or SIGTERM): finished work is kept, the next run continues
 """
 
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import logging
 import os
 import signal
+import sqlite3
 import sys
 import time
 import traceback
 from pathlib import Path
 from types import FrameType
 
+from cratefile import proc
+from cratefile.environment import EXIT_ENVIRONMENT, environment_problem
 from cratefile.errors import CratefileError, ManifestError, UsageError, WorkspaceBusy
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_BUG, EXIT_BUSY, EXIT_INTERRUPTED = 0, 1, 2, 70, 75, 130
@@ -78,10 +82,6 @@ USAGE = """usage: cratefile [--manifest playlists.yaml] [--refresh] [--retry-fai
 """
 
 
-def _interrupt(signum: int, frame: FrameType | None) -> None:
-    raise KeyboardInterrupt
-
-
 def main(argv: list[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     if args[:1] in (["-h"], ["--help"]):
@@ -111,12 +111,27 @@ def main(argv: list[str] | None = None) -> int:
     except CratefileError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_FAILED
+    except (OSError, sqlite3.Error) as exc:
+        problem = environment_problem(exc)
+        if problem is None:
+            return _crashed()
+        print(f"stopped: {problem}", file=sys.stderr)
+        return EXIT_ENVIRONMENT
     except Exception:  # the top-level handler: a bug gets a log, not a bare traceback
-        log = Path(os.environ.get("CRATEFILE_LOG_DIR", "cache/logs")) / f"crash-{time.strftime('%Y%m%dT%H%M%S')}.log"
+        return _crashed()
+
+
+def _crashed() -> int:
+    """A bug: the traceback goes to a log file, the user gets one line and exit 70."""
+    log = Path(os.environ.get("CRATEFILE_LOG_DIR", "cache/logs")) / f"crash-{time.strftime('%Y%m%dT%H%M%S')}.log"
+    try:
         log.parent.mkdir(parents=True, exist_ok=True)
         log.write_text(traceback.format_exc(), encoding="utf-8")
-        print(f"bug: cratefile crashed ({sys.exc_info()[1]!r}); details in {log}", file=sys.stderr)
-        return EXIT_BUG
+        where = f"details in {log}"
+    except OSError:  # the log's own volume may be the trouble: print the traceback instead
+        where = "traceback follows\n" + traceback.format_exc()
+    print(f"bug: cratefile crashed ({sys.exc_info()[1]!r}); {where}", file=sys.stderr)
+    return EXIT_BUG
 
 
 def _dispatch(opts: argparse.Namespace, rest: list[str]) -> int:
@@ -173,6 +188,8 @@ def _prune(manifest, opts: argparse.Namespace) -> int:
 
 
 def _setup_logging(folder: Path) -> None:
+    # a log line that cannot be written (a full volume) is lost quietly, not a traceback on stderr
+    logging.raiseExceptions = False
     folder.mkdir(parents=True, exist_ok=True)
     handler = logging.FileHandler(folder / "cratefile.log", encoding="utf-8")
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
@@ -219,26 +236,39 @@ def _build(manifest, opts: argparse.Namespace, rest: list[str]) -> int:
                  *(layout.playlist_dir(playlist_folder(p)) / fmt for p in manifest.playlists for fmt in p.formats)])
     reporter = CrateReporter(expected_tracks=lambda: CrateReporter.tracks_in_snapshots(
         ctx.layout.snapshot(p.slug) for p in manifest.playlists))
-    previous = signal.signal(signal.SIGTERM, _interrupt)
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        ctx.stop("interrupted", EXIT_INTERRUPTED)  # before anything can record a killed child as a failure
+        raise KeyboardInterrupt
+
+    proc.allow_children()
+    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
     interrupted = False
     doit_rc = 0
     try:
         doit_rc = _run_doit(manifest, opts, rest, reporter, ctx)
     except KeyboardInterrupt:
         interrupted = True
+        ctx.stop("interrupted", EXIT_INTERRUPTED)  # a no-op when something else stopped the run
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
         _end_of_run(ctx)
     try:
         errors = reporter.errors + [e for e in ctx.sink_errors if e not in reporter.errors]
         report = build_report(ctx, reporter.executed, interrupted=interrupted, errors=errors)
         report["notes"] = ctx.notes
         report.update(ctx.sink_stats)  # e.g. report["notion"]: what the Notion sync did
+        if ctx.stop_code == EXIT_ENVIRONMENT:
+            report["stopped"] = ctx.stop_reason
         write_report(ctx.layout.reports, report)
     finally:
         ctx.close()
     for line in summary_lines(report):
         print(line)
+    if ctx.stop_code == EXIT_ENVIRONMENT:
+        print(f"stopped: {ctx.stop_reason}; finished work is kept, run cratefile again to continue",
+              file=sys.stderr)
+        return EXIT_ENVIRONMENT
     if interrupted:
         raise KeyboardInterrupt
     if failed_count(report) or errors:

@@ -7,6 +7,7 @@ argument; everything else they take is plain data.
 
 from __future__ import annotations
 
+import _thread
 import threading
 import time
 from collections.abc import Callable
@@ -43,9 +44,12 @@ class RunContext:
     sink_errors: list[str] = field(default_factory=list)  # a sink failed as a whole: one line each
     notes: list[str] = field(default_factory=list)  # said once in the run's summary and report
     sink_stats: dict[str, Any] = field(default_factory=dict)  # per sink, for the report
+    ref_inputs: dict[str, str] = field(default_factory=dict)  # track key -> digest of its snapshot entry
+    stop_reason: str | None = None  # set once: the run stops scheduling work (interrupt, environment)
+    stop_code: int | None = None  # the exit code the stop asks for
     _shared: dict[str, Any] = field(default_factory=dict)  # per-run clients and caches of the sinks
     _catalog: Catalog | None = None
-    _pool: "AnalyzerPool | None" = None
+    _pool: AnalyzerPool | None = None
     _lock: Any = field(default_factory=threading.RLock)  # reentrant: shared() makers may use the catalog
 
     def __post_init__(self) -> None:
@@ -64,7 +68,7 @@ class RunContext:
             return self._catalog
 
     @property
-    def pool(self) -> "AnalyzerPool":
+    def pool(self) -> AnalyzerPool:
         with self._lock:
             if self._pool is None:
                 from cratefile.analysis import AnalyzerPool
@@ -77,7 +81,7 @@ class RunContext:
         return self.shared("file-records", lambda: self.catalog.file_records()
                            if self.layout.catalog.exists() else {})
 
-    def shared(self, name: str, make: "Callable[[], Any]") -> Any:
+    def shared(self, name: str, make: Callable[[], Any]) -> Any:
         """A per-run object (a sink's client, a cache), made on first use, shared by all workers."""
         with self._lock:
             if name not in self._shared:
@@ -90,9 +94,23 @@ class RunContext:
 
     def failed(self, key: str, stage: str, failure: TrackFailure) -> None:
         """Record a track failure in the catalog and for the report; the run goes on."""
-        self.catalog.record_failure(key, stage, failure.category.value, failure.message)
+        self.catalog.record_failure(key, stage, failure.category.value, failure.message, self.ref_inputs.get(key))
         with self._lock:
             self.outcomes.append(Outcome(key, stage, False, failure.category.value, failure.message))
+
+    def stop(self, reason: str, code: int) -> None:
+        """Stop the run: no new action starts, running children are ended, and nothing that
+        fails from now on is recorded against a track. Called from any thread; a worker
+        thread's stop interrupts doit's main loop (the main thread then writes the report)."""
+        from cratefile import proc
+
+        with self._lock:
+            if self.stop_reason is not None:
+                return
+            self.stop_reason, self.stop_code = reason, code
+        proc.stop_children()
+        if threading.current_thread() is not threading.main_thread():
+            _thread.interrupt_main()
 
     def sink_failed(self, sink: str, message: str) -> None:
         """A sink failed as a whole (said once per distinct message); the build's results stand."""

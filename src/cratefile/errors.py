@@ -73,6 +73,7 @@ class Category(str, enum.Enum):  # noqa: UP042 - StrEnum would change str()/form
     PUBLISH_FAILED = "publish_failed"
     LOCKED_ELSEWHERE = "locked_elsewhere"  # another machine is building this Notion page
     INTERNAL = "internal_error"  # a bug in cratefile: logged with its traceback, retried next run
+    ENVIRONMENT = "environment"  # the machine's trouble (a missing tool): stops the run, never recorded
 
     @property
     def permanent(self) -> bool:
@@ -89,8 +90,7 @@ _PERMANENT = frozenset(
         Category.PREVIEW_ONLY,
         Category.UNSUPPORTED_URL,
         Category.UNREADABLE,
-        Category.CONVERSION_FAILED,
-        Category.ANALYSIS_FAILED,
+        Category.ANALYSIS_FAILED,  # no decodable audio in the source: unreadable input
     }
 )
 

@@ -53,9 +53,19 @@ def claims(manifest: Manifest, snapshots: Mapping[str, Snapshot | None]) -> dict
     return out
 
 
-def held_back(failure: Failure | None, now: float, cool_off_hours: float, retry_failed: bool) -> bool:
-    """A permanent failure is not retried before its cool-off ends (or --retry-failed)."""
+def ref_inputs(ref: TrackRef) -> str:
+    """What a track's failure is a failure of: its snapshot entry (for a local file, its size
+    and mtime). A permanent failure no longer holds once this changes."""
+    return digest([ref.key, ref.url, ref.entry])
+
+
+def held_back(failure: Failure | None, now: float, cool_off_hours: float, retry_failed: bool,
+              inputs: str | None = None) -> bool:
+    """A permanent failure is not retried before its cool-off ends (or --retry-failed), unless
+    what failed changed since (`inputs`: see ref_inputs)."""
     if failure is None or retry_failed:
+        return False
+    if failure.inputs and inputs and failure.inputs != inputs:
         return False
     try:
         permanent = Category(failure.category).permanent
@@ -82,7 +92,7 @@ def active(ctx: RunContext, wanted: Mapping[str, Claim], failures: Mapping[str, 
     """The claims not held back by a recent permanent failure."""
     cool_off = ctx.manifest.retry.cool_off_hours
     for key, claim in wanted.items():
-        if not held_back(failures.get(key), now, cool_off, ctx.retry_failed):
+        if not held_back(failures.get(key), now, cool_off, ctx.retry_failed, ref_inputs(claim.ref)):
             yield key, claim
 
 

@@ -14,7 +14,7 @@ from typing import Any
 
 from cratefile.atomic import write_json
 from cratefile.context import RunContext
-from cratefile.plan import held_back
+from cratefile.plan import held_back, ref_inputs
 from cratefile.records import stem_of
 from cratefile.snapshots import read_snapshot
 
@@ -50,7 +50,8 @@ def build_report(ctx: RunContext, executed: list[str], *, interrupted: bool, err
                 entry["failed"].append({**failed_now[ref.key], "title": ref.title})
             elif built:
                 entry["built_now" if stem_of(ref.key) in touched else "up_to_date"] += 1
-            elif held_back(failures.get(ref.key), time.time(), ctx.manifest.retry.cool_off_hours, False):
+            elif held_back(failures.get(ref.key), time.time(), ctx.manifest.retry.cool_off_hours, False,
+                           ref_inputs(ref)):
                 f = failures[ref.key]
                 entry["held_back"].append({"key": ref.key, "stage": f.stage, "category": f.category,
                                            "message": f.message, "failed_at": f.failed_at})

@@ -169,6 +169,10 @@ def decoded(path: Path, sr: int = ANALYSIS_SR) -> Iterator[Decoded]:
         try:
             proc = run(decode_argv(path, sr, raw), timeout=DECODE_TIMEOUT, capture_stdout=False)
         except ToolError as exc:
+            if exc.returncode == -1:  # ffmpeg could not be started: the machine's trouble, not the file's
+                from cratefile.environment import environment_problem
+
+                raise TrackFailure(Category.ENVIRONMENT, environment_problem(exc) or str(exc)) from exc
             raise TrackFailure(Category.ANALYSIS_FAILED, f"cannot decode {path.name}: {exc}") from exc
         loudness = parse_loudness(proc.stderr.decode("utf-8", "replace"))
         with open(raw, "rb") as fh:

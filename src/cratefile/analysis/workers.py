@@ -181,8 +181,8 @@ class AnalyzerPool:
             self._idle.put(worker)
 
     def analyze(self, path: Path, options: AnalysisOptions) -> dict[str, Any]:
-        """Analyse `path` in a worker. Raises TrackFailure(ANALYSIS_FAILED) on a bad file, a
-        worker crash (after one retry) or a timeout."""
+        """Analyse `path` in a worker. Raises TrackFailure(ANALYSIS_FAILED) on a bad file and
+        TrackFailure(TRANSIENT) on a worker crash (after one retry) or a timeout."""
         lost = ""
         for _attempt in (1, 2):
             worker = self._borrow()
@@ -197,7 +197,8 @@ class AnalyzerPool:
                 continue
             self._give_back(worker)
             return _unpack(reply, Path(path))
-        raise TrackFailure(Category.ANALYSIS_FAILED, f"analysis of {Path(path).name} failed: {lost}")
+        # a worker that died or hung twice is not a verdict on the file: retried next run
+        raise TrackFailure(Category.TRANSIENT, f"analysis of {Path(path).name} failed: {lost}")
 
     def close(self) -> None:
         """Stop every worker (idle ones now, busy ones when their track is done)."""

@@ -44,6 +44,7 @@ CREATE TABLE IF NOT EXISTS tracks (
     error_message TEXT,
     attempts INTEGER NOT NULL DEFAULT 0,
     failed_at REAL,
+    failed_inputs TEXT,
     notion_page_id TEXT,
     eagle_ids TEXT,
     created_at REAL NOT NULL,
@@ -104,6 +105,7 @@ class Failure:
     message: str
     attempts: int
     failed_at: float
+    inputs: str | None = None  # digest of the track's snapshot entry when it failed
 
 
 class Catalog:
@@ -130,10 +132,12 @@ class Catalog:
 
     def _add_missing_columns(self) -> None:
         """Catalogs made by an earlier version get the columns added since (NULL until rebuilt)."""
-        have = {row[1] for row in self._conn.execute("PRAGMA table_info(files)")}
-        for column, kind in (("mtime_ns", "INTEGER"), ("inputs", "TEXT")):
-            if column not in have:
-                self._conn.execute(f"ALTER TABLE files ADD COLUMN {column} {kind}")
+        for table, columns in (("files", (("mtime_ns", "INTEGER"), ("inputs", "TEXT"))),
+                               ("tracks", (("failed_inputs", "TEXT"),))):
+            have = {row[1] for row in self._conn.execute(f"PRAGMA table_info({table})")}
+            for column, kind in columns:
+                if column not in have:
+                    self._conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
 
     def close(self) -> None:
         with self._lock:
@@ -191,16 +195,17 @@ class Catalog:
                 [(k, u, t, a, now, now) for k, u, t, a in rows],
             )
 
-    def record_failure(self, key: str, stage: str, category: str, message: str) -> None:
+    def record_failure(self, key: str, stage: str, category: str, message: str, inputs: str | None = None) -> None:
         now = time.time()
         with self._tx() as conn:
             conn.execute(
                 "INSERT INTO tracks (key, status, failed_stage, error_category, error_message, attempts, failed_at, "
-                "created_at, updated_at) VALUES (?, 'failed', ?, ?, ?, 1, ?, ?, ?) "
+                "failed_inputs, created_at, updated_at) VALUES (?, 'failed', ?, ?, ?, 1, ?, ?, ?, ?) "
                 "ON CONFLICT (key) DO UPDATE SET status = 'failed', failed_stage = excluded.failed_stage, "
                 "error_category = excluded.error_category, error_message = excluded.error_message, "
-                "attempts = tracks.attempts + 1, failed_at = excluded.failed_at, updated_at = excluded.updated_at",
-                (key, stage, category, message, now, now, now),
+                "attempts = tracks.attempts + 1, failed_at = excluded.failed_at, "
+                "failed_inputs = excluded.failed_inputs, updated_at = excluded.updated_at",
+                (key, stage, category, message, now, inputs, now, now),
             )
 
     def clear_failure(self, key: str, status: str) -> None:
@@ -264,12 +269,12 @@ class Catalog:
 
     def failures(self) -> dict[str, Failure]:
         rows = self._query(
-            "SELECT key, failed_stage, error_category, error_message, attempts, failed_at FROM tracks "
+            "SELECT key, failed_stage, error_category, error_message, attempts, failed_at, failed_inputs FROM tracks "
             "WHERE status = 'failed'"
         )
         return {
             r["key"]: Failure(r["key"], r["failed_stage"] or "", r["error_category"] or "", r["error_message"] or "",
-                              r["attempts"], r["failed_at"] or 0.0)
+                              r["attempts"], r["failed_at"] or 0.0, r["failed_inputs"])
             for r in rows
         }
 

@@ -84,6 +84,7 @@ class _Inputs:
     def claims(self) -> dict[str, Claim]:
         if self._claims is None:
             self._claims = plan.claims(self.ctx.manifest, self.snapshots)
+            self.ctx.ref_inputs.update((k, plan.ref_inputs(c.ref)) for k, c in self._claims.items())
         return self._claims
 
     def failures(self) -> dict[str, Failure]:

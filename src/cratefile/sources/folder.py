@@ -7,6 +7,7 @@ the sidecar points at the file and records its size and mtime, so an edited file
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 import re
@@ -33,7 +34,8 @@ def _natural(path: str) -> list[Any]:
 def listing(folder: Path) -> list[Path]:
     """Audio files under `folder`, natural order, hidden files and our own temp files skipped."""
     if not folder.is_dir():
-        raise SourceError(f"{folder}: folder not found (fix the playlist's folder: path)")
+        raise SourceError(f"{folder}: folder not found (an unplugged drive? fix the playlist's folder: path); "
+                          "its files stay in the library")
     found = []
     for dirpath, dirnames, filenames in os.walk(folder):
         dirnames[:] = [d for d in dirnames if not d.startswith(".")]
@@ -47,7 +49,11 @@ def listing_digest(folder: Path) -> str:
     """Changes when a file is added, removed, renamed or rewritten."""
     h = hashlib.sha256()
     for path in listing(folder):
-        st = path.stat()
+        try:
+            st = path.stat()
+        except OSError as exc:  # a loop or a dangling link: that entry's failure, not the folder's
+            h.update(f"{path}\0{exc.errno}\n".encode())
+            continue
         h.update(f"{path}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
     return h.hexdigest()[:16]
 
@@ -58,22 +64,54 @@ def enumerate_folder(folder: Path) -> list[TrackRef]:
     refs = []
     for path in listing(folder):
         try:
-            facts = probe.read(path)
+            real = path.resolve(strict=True)
+            st = real.stat()
+        except (OSError, RuntimeError) as exc:  # a symlink loop, a dangling link, no permission
+            # listed all the same, so that prepare() records why this one entry cannot be used
+            where = Path(os.path.abspath(path))
+            refs.append(TrackRef(key=_key(where), url=where.as_uri(), title=path.stem,
+                                 entry={"path": str(where), "error": f"{path.name}: {_why(exc)}"}))
+            continue
+        try:
+            facts = probe.read(real)
         except TrackFailure:  # listed all the same: prepare() records why it cannot be used
             facts = probe.AudioFacts()
         title, artist = facts.title, facts.artist
         if not title:
-            stem = path.stem
-            if " - " in stem and not artist:
-                artist, title = (s.strip() for s in stem.split(" - ", 1))
-            else:
-                title = stem
-        key = "local " + hashlib.sha1(str(path.resolve()).encode()).hexdigest()[:16]
+            title, named_artist = title_from_name(path.stem)
+            artist = artist or named_artist
         refs.append(
-            TrackRef(key=key, url=path.resolve().as_uri(), title=title, artist=artist, duration=facts.duration,
-                     entry={"path": str(path.resolve())})
+            TrackRef(key=_key(real), url=real.as_uri(), title=title, artist=artist, duration=facts.duration,
+                     entry={"path": str(real), "size": st.st_size, "mtime_ns": st.st_mtime_ns})
         )
     return refs
+
+
+_TRACK_NUMBER = re.compile(r"^\s*(?:\d{1,3}|[A-D]\d{1,2})\s*[-._)]?\s+")
+
+
+def title_from_name(stem: str) -> tuple[str, str | None]:
+    """(title, artist) from a file name: '07 Artist - Title' -> ('Title', 'Artist'); a leading
+    track number (07, 07., A1) is not part of the artist."""
+    if " - " not in stem:
+        return stem, None
+    artist, title = (s.strip() for s in stem.split(" - ", 1))
+    artist = _TRACK_NUMBER.sub("", artist, count=1) or artist
+    return title, artist
+
+
+def _key(path: Path) -> str:
+    return "local " + hashlib.sha1(str(path).encode()).hexdigest()[:16]
+
+
+def _why(exc: BaseException) -> str:
+    if isinstance(exc, RuntimeError) or getattr(exc, "errno", None) == errno.ELOOP:
+        return "a symbolic link loop"
+    if isinstance(exc, FileNotFoundError):
+        return "a link to a file that does not exist"
+    if isinstance(exc, PermissionError):
+        return "no permission to read it"
+    return str(exc)
 
 
 def prepare(ref: TrackRef, dest_dir: Path) -> Sidecar:
@@ -81,6 +119,8 @@ def prepare(ref: TrackRef, dest_dir: Path) -> Sidecar:
     from cratefile.sources import probe
 
     path = Path(ref.entry["path"])
+    if ref.entry.get("error"):
+        raise TrackFailure(Category.UNREADABLE, str(ref.entry["error"]))
     try:
         st = path.stat()
     except FileNotFoundError as exc:
@@ -135,11 +175,12 @@ class FolderSource:
 
     def parse(self, value: Any, path: YamlPath, reader: ManifestReader) -> SourceSpec:
         folder = reader.local_path(value)
-        if not folder.is_dir():
+        if folder.exists() and not folder.is_dir():
             shown = "" if reader.from_env(path) else f" ({folder})"
-            what = "is a file, not a folder" if folder.exists() else "does not exist"
-            reader.bad(path, f"{reader.show(path)} {what}{shown}",
+            reader.bad(path, f"{reader.show(path)} is a file, not a folder{shown}",
                        "folder: is relative to the folder holding playlists.yaml")
+        # a folder that does not exist (an unplugged drive) fails that playlist at fetch time,
+        # so the rest of the manifest builds
         return SourceSpec(self.kind, str(folder))
 
     def enumerate(self, run: RunContext, playlist: Playlist) -> Listing:
