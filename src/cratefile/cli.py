@@ -21,10 +21,17 @@ import time
 import traceback
 from pathlib import Path
 from types import FrameType
+from typing import TYPE_CHECKING
 
 from cratefile import proc
 from cratefile.environment import EXIT_ENVIRONMENT, environment_problem
 from cratefile.errors import CratefileError, ManifestError, UsageError, WorkspaceBusy
+from cratefile.layout import Layout
+
+if TYPE_CHECKING:
+    from cratefile.context import RunContext
+    from cratefile.engine.reporter import CrateReporter
+    from cratefile.records import Manifest
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_BUG, EXIT_BUSY, EXIT_INTERRUPTED = 0, 1, 2, 70, 75, 130
 DOIT_COMMANDS = {"run", "list", "info", "clean", "forget", "ignore", "dumpdb", "strace", "help", "reset-dep",
@@ -153,11 +160,10 @@ def _dispatch(opts: argparse.Namespace, rest: list[str]) -> int:
 
         print(json.dumps(manifest_schema(), indent=2, ensure_ascii=False))
         return EXIT_OK
-    _setup_logging(manifest.cache / "logs")
+    _setup_logging(Layout(manifest.cache, manifest.library).logs)
     if command not in MUTATING | {"prune"}:
         return _run_doit(manifest, opts, rest, reporter=None)
     from cratefile.engine.lock import WorkspaceLock
-    from cratefile.layout import Layout
 
     with WorkspaceLock(Layout(manifest.cache, manifest.library).lock, wait=opts.wait):
         if command == "prune":
@@ -177,7 +183,7 @@ def _run_verb(verb: str, words: list[str], manifest_args: list[str]) -> int:
     return handler.run(manifest, words)
 
 
-def _prune(manifest, opts: argparse.Namespace) -> int:
+def _prune(manifest: Manifest, opts: argparse.Namespace) -> int:
     from cratefile.prune import prune
 
     doomed = prune(manifest, dry_run=opts.dry_run)
@@ -202,8 +208,8 @@ def _setup_logging(folder: Path) -> None:
     root.setLevel(logging.INFO)
 
 
-def _run_doit(manifest, opts: argparse.Namespace, rest: list[str], reporter: object | None,
-              ctx: object | None = None) -> int:
+def _run_doit(manifest: Manifest, opts: argparse.Namespace, rest: list[str], reporter: CrateReporter | None,
+              ctx: RunContext | None = None) -> int:
     from doit.cmd_base import ModuleTaskLoader
     from doit.doit_cmd import DoitMain
 
@@ -212,16 +218,16 @@ def _run_doit(manifest, opts: argparse.Namespace, rest: list[str], reporter: obj
 
     ctx = ctx or RunContext(manifest, refresh=opts.refresh, retry_failed=opts.retry_failed)
     manifest.cache.mkdir(parents=True, exist_ok=True)
-    namespace = make_namespace(ctx, reporter)  # type: ignore[arg-type]
+    namespace = make_namespace(ctx, reporter)
     main = DoitMain(ModuleTaskLoader(namespace))
     try:
         return main.run(rest) or 0
     finally:
         if reporter is None:
-            ctx.close()  # type: ignore[union-attr]
+            ctx.close()
 
 
-def _build(manifest, opts: argparse.Namespace, rest: list[str]) -> int:
+def _build(manifest: Manifest, opts: argparse.Namespace, rest: list[str]) -> int:
     from cratefile.atomic import sweep_parts
     from cratefile.context import RunContext
     from cratefile.engine.reporter import CrateReporter

@@ -61,6 +61,10 @@ class Layout:
         return self.cache / "reports"
 
     @property
+    def logs(self) -> Path:
+        return self.cache / "logs"
+
+    @property
     def lock(self) -> Path:
         return self.cache / ".lock"
 

@@ -124,6 +124,19 @@ class LimitedTransport(httpx.BaseTransport):
         self.inner.close()
 
 
+_limiters: dict[str, RateLimiter] = {}
+_limiters_lock = threading.Lock()
+
+
+def limiter(name: str, make: Callable[[], RateLimiter]) -> RateLimiter:
+    """The process-wide limiter called `name` ('notion https://api.notion.com', 'site
+    SoundCloud'): made on first use, then shared by every client and worker thread."""
+    with _limiters_lock:
+        if name not in _limiters:
+            _limiters[name] = make()
+        return _limiters[name]
+
+
 def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:
     """Seconds from a Retry-After header (delta-seconds or an HTTP date); None if absent/bad."""
     if not value:
@@ -174,7 +187,7 @@ def limited_transport(client: httpx.Client) -> LimitedTransport:
 def backoff_delay(attempt: int, base_delay: float, max_delay: float) -> float:
     """Exponential backoff with "equal jitter": half fixed, half random, so waits never
     collapse to zero yet retrying threads spread out. `attempt` counts from 1."""
-    ceiling = min(max_delay, base_delay * (2 ** max(0, attempt - 1)))
+    ceiling: float = min(max_delay, base_delay * (2 ** max(0, attempt - 1)))  # int ** int is typed Any
     return ceiling / 2 + random.uniform(0, ceiling / 2)
 
 

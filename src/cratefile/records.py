@@ -21,6 +21,17 @@ def stem_of(key: str) -> str:
     return re.sub(r"[^a-z0-9_.]+", "-", key.lower()).strip("-.") or "track"
 
 
+TRACK_STAGES = ("download", "analyze", "convert")  # the per-track doit basenames, in build order
+
+
+def task_track_stem(task_name: str, stages: tuple[str, ...] = TRACK_STAGES) -> str | None:
+    """The one task-name parser: the track stem of a per-track task ('convert:<stem>:wav'),
+    None for playlist and sink tasks ('publish:<slug>', 'notion:sync'). `stages`: the
+    basenames that count as per-track (the progress display adds 'eagle')."""
+    parts = task_name.split(":")
+    return parts[1] if len(parts) >= 2 and parts[0] in stages else None
+
+
 def digest(obj: Any) -> str:
     """Stable short digest of a JSON-able value (records go through asdict first)."""
     if hasattr(obj, "__dataclass_fields__"):

@@ -15,17 +15,12 @@ from typing import Any
 from cratefile.atomic import write_json
 from cratefile.context import RunContext
 from cratefile.plan import held_back, ref_inputs
-from cratefile.records import stem_of
+from cratefile.records import stem_of, task_track_stem
 from cratefile.snapshots import read_snapshot
 
 
-def _stem_of_task(name: str) -> str | None:
-    parts = name.split(":")
-    return parts[1] if len(parts) >= 2 and parts[0] in {"download", "analyze", "convert"} else None
-
-
 def build_report(ctx: RunContext, executed: list[str], *, interrupted: bool, errors: list[str]) -> dict[str, Any]:
-    touched = {s for s in (_stem_of_task(n) for n in executed) if s}
+    touched = {s for s in (task_track_stem(n) for n in executed) if s}
     failed_now: dict[str, dict[str, Any]] = {}
     for o in ctx.outcomes:
         if not o.ok:

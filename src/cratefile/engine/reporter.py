@@ -36,6 +36,8 @@ from typing import IO, Any
 
 from doit.exceptions import BaseFail
 
+from cratefile.records import task_track_stem
+
 log = logging.getLogger(__name__)
 
 TRACK_STAGES = ("download", "analyze", "convert", "eagle")  # task basenames that belong to one track
@@ -466,8 +468,7 @@ def _basename(task_name: str) -> str:
 
 def _stem(task_name: str) -> str | None:
     """The track stem of a per-track task ('convert:<stem>:wav'), None for playlist tasks."""
-    parts = task_name.split(":")
-    return parts[1] if len(parts) >= 2 and parts[0] in TRACK_STAGES else None
+    return task_track_stem(task_name, TRACK_STAGES)
 
 
 def _fmt_seconds(s: float) -> str:

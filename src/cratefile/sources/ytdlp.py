@@ -16,15 +16,14 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-import random
 import re
 import threading
 import urllib.parse
 import uuid
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar, cast
 
-import tenacity
 from yt_dlp import YoutubeDL
 from yt_dlp.extractor.soundcloud import SoundcloudBaseIE
 from yt_dlp.networking import Request
@@ -33,13 +32,14 @@ from yt_dlp.utils import unsmuggle_url
 
 from cratefile.atomic import write_bytes
 from cratefile.errors import Category, SourceError, TrackFailure
-from cratefile.net import RateLimiter
+from cratefile.net import RateLimiter, limiter, retrying
 from cratefile.proc import ffmpeg_exe
 from cratefile.records import Sidecar, TrackRef, YtdlpOptions
 from cratefile.sources.probe import probe_audio
 from cratefile.sources.ytdlp_errors import RETRY_AFTER_CAP, RETRYABLE, classify, redact
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 # Never a preview: SoundCloud marks Go+ 30-second previews with 'preview' in the format id.
 FORMAT = "bestaudio[format_id!*=preview]/best[format_id!*=preview]"
@@ -100,7 +100,7 @@ def loopback_url(loopback: str, url: str) -> str:
     return f"{loopback.rstrip('/')}/{parts.hostname}{parts.path or '/'}{query}"
 
 
-class _LoopbackYoutubeDL(YoutubeDL):
+class _LoopbackYoutubeDL(YoutubeDL):  # type: ignore[misc]  # yt-dlp has no type information
     """Tests only: every request for a non-loopback host goes to the fake server instead."""
 
     def __init__(self, params: dict[str, Any], loopback: str) -> None:
@@ -203,23 +203,22 @@ def _ydl(opts: YtdlpOptions, role: Role, soundcloud: bool) -> YoutubeDL:
     return ydl
 
 
-def _retrying(attempts: int, backoff: float, what: str) -> tenacity.Retrying:
-    def wait(state: tenacity.RetryCallState) -> float:
-        exc = state.outcome.exception() if state.outcome else None
-        delay = backoff * 2 ** (state.attempt_number - 1) * (1 + random.random() / 4)
-        after = getattr(exc, "retry_after", None)
-        return min(max(delay, after or 0.0), RETRY_AFTER_CAP)
+def _retrying(fn: Callable[[], T], attempts: int, backoff: float, what: str) -> T:
+    """yt-dlp's calls through the one retry path (net.retrying): the rate limits and
+    transient failures `classify` names are retried, Retry-After honoured (capped)."""
 
-    def before_sleep(state: tenacity.RetryCallState) -> None:
-        exc = state.outcome.exception() if state.outcome else None
-        log.info("%s: %s; retrying in %.1f s", what, exc, state.upcoming_sleep)
+    def retry_after(exc: BaseException) -> float | None:
+        after: float | None = getattr(exc, "retry_after", None)
+        return min(after, RETRY_AFTER_CAP) if after else None
 
-    return tenacity.Retrying(
-        stop=tenacity.stop_after_attempt(max(1, attempts)),
-        wait=wait,
-        retry=tenacity.retry_if_exception(lambda e: isinstance(e, TrackFailure) and e.category in RETRYABLE),
-        before_sleep=before_sleep,
-        reraise=True,
+    return retrying(
+        fn,
+        is_transient=lambda e: isinstance(e, TrackFailure) and e.category in RETRYABLE,
+        retry_after=retry_after,
+        attempts=attempts,
+        base_delay=backoff * 2,  # backoff_delay's mean is 3/4 of its ceiling: about 1.5 x backoff first
+        max_delay=RETRY_AFTER_CAP,
+        on_retry=lambda exc, wait: log.info("%s: %s; retrying in %.1f s", what, exc, wait),
     )
 
 
@@ -251,7 +250,7 @@ def enumerate_playlist(url: str, opts: YtdlpOptions, *, attempts: int = 3, backo
         return info
 
     try:
-        info = _retrying(attempts, backoff, redact(url, secrets))(extract)
+        info = _retrying(extract, attempts, backoff, redact(url, secrets))
     except TrackFailure as failure:
         raise PlaylistError(f"{redact(url, secrets)}: {failure.message}", failure.category) from failure
 
@@ -307,7 +306,8 @@ def _ref_from_flat(ydl: YoutubeDL, entry: dict[str, Any]) -> TrackRef | None:
 
 def _ref_from_video(info: dict[str, Any]) -> TrackRef:
     ie_key = info.get("extractor_key") or info.get("ie_key") or "generic"
-    url = info.get("webpage_url") or info.get("original_url") or info.get("url")
+    # yt-dlp fills in webpage_url for every video it extracts
+    url = cast(str, info.get("webpage_url") or info.get("original_url") or info.get("url"))
     duration = info.get("duration")
     return TrackRef(
         key=f"{ie_key.lower()} {info['id']}",
@@ -339,20 +339,13 @@ def download(ref: TrackRef, dest_dir: Path, opts: YtdlpOptions, *, attempts: int
     however it slipped through, is deleted and reported as PREVIEW_ONLY.
     """
     dest_dir.mkdir(parents=True, exist_ok=True)
-    return _retrying(attempts, backoff, ref.key)(_download_once, ref, dest_dir, opts)
-
-
-_gates: dict[str, RateLimiter] = {}
-_gates_lock = threading.Lock()
+    return _retrying(lambda: _download_once(ref, dest_dir, opts), attempts, backoff, ref.key)
 
 
 def _gate(site: str) -> RateLimiter:
     """The process-wide pause of one site: a 429's Retry-After holds every download thread,
     not only the one that got it (parallel workers each retrying on their own just thrash)."""
-    with _gates_lock:
-        if site not in _gates:
-            _gates[site] = RateLimiter(1000.0, burst=1000)  # no pacing, only the shared pause
-        return _gates[site]
+    return limiter(f"site {site}", lambda: RateLimiter(1000.0, burst=1000))  # no pacing, only the shared pause
 
 
 def _download_once(ref: TrackRef, dest_dir: Path, opts: YtdlpOptions) -> Sidecar:

@@ -15,7 +15,7 @@ import os
 import threading
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import httpx
 import notion_client
@@ -27,9 +27,11 @@ from notion_client.errors import (
 
 from cratefile.errors import CatalogError
 from cratefile.net import (
+    PAUSING_STATUSES,
     USER_AGENT,
     RateLimiter,
     limited_transport,
+    limiter,
     make_client,
     parse_retry_after,
     retrying,
@@ -45,19 +47,12 @@ T = TypeVar("T")
 
 NOTION_VERSION = "2025-09-03"
 TRANSIENT_STATUSES = frozenset({409, 429, 500, 502, 503, 504, 529})
-# Answers after which a write may or may not have happened: re-check before sending again.
-AMBIGUOUS_STATUSES = frozenset({500, 502, 503, 504})
-PAUSING_STATUSES = frozenset({429, 529})
-
-_default_limiters: dict[str, RateLimiter] = {}
-_default_lock = threading.Lock()
 
 
 def default_limiter(api_url: str) -> RateLimiter:
     """The process-wide limiter for one API: Notion's budget is per integration, so every
     mirror and worker of the process shares it (about 3 requests/s on average)."""
-    with _default_lock:
-        return _default_limiters.setdefault(api_url, RateLimiter(3.0, burst=1))
+    return limiter(f"notion {api_url}", lambda: RateLimiter(3.0, burst=1))
 
 
 @dataclass(frozen=True)
@@ -250,16 +245,16 @@ class NotionApi:
     # ---- endpoints -------------------------------------------------------------------------
     def retrieve_database(self, database_id: str) -> dict[str, Any]:
         return self.call(f"read database {database_id}",
-                         lambda: self._sdk.databases.retrieve(database_id=database_id))
+                         lambda: _json(self._sdk.databases.retrieve(database_id=database_id)))
 
     def retrieve_data_source(self, ds_id: str) -> dict[str, Any]:
         return self.call(f"read data source {ds_id}",
-                         lambda: self._sdk.data_sources.retrieve(data_source_id=ds_id))
+                         lambda: _json(self._sdk.data_sources.retrieve(data_source_id=ds_id)))
 
     def update_data_source(self, ds_id: str, properties: Mapping[str, Any]) -> dict[str, Any]:
         return self.call(
             f"change the schema of data source {ds_id}",
-            lambda: self._sdk.data_sources.update(data_source_id=ds_id, properties=dict(properties)),
+            lambda: _json(self._sdk.data_sources.update(data_source_id=ds_id, properties=dict(properties))),
             sent=properties,
         )
 
@@ -281,17 +276,18 @@ class NotionApi:
                 body["sorts"] = sorts
             if cursor:
                 body["start_cursor"] = cursor
-            answer = self.call(
-                f"query data source {ds_id}",
-                lambda body=body: self._sdk.data_sources.query(data_source_id=ds_id, **body),
-            )
+
+            def send(body: dict[str, Any] = body) -> dict[str, Any]:
+                return _json(self._sdk.data_sources.query(data_source_id=ds_id, **body))
+
+            answer = self.call(f"query data source {ds_id}", send)
             yield from answer.get("results", [])
             cursor = answer.get("next_cursor")
             if not answer.get("has_more") or not cursor:
                 return
 
     def retrieve_page(self, page_id: str) -> dict[str, Any]:
-        return self.call(f"read page {page_id}", lambda: self._sdk.pages.retrieve(page_id=page_id))
+        return self.call(f"read page {page_id}", lambda: _json(self._sdk.pages.retrieve(page_id=page_id)))
 
     def update_page(self, page_id: str, *, properties: Mapping[str, Any] | None = None,
                     in_trash: bool | None = None, sent: Mapping[str, Any] | None = None) -> dict[str, Any]:
@@ -302,7 +298,7 @@ class NotionApi:
             body["in_trash"] = in_trash
         # A PATCH of the same values is idempotent: plain retries are safe.
         return self.call(f"update page {page_id}",
-                         lambda: self._sdk.pages.update(page_id=page_id, **body), sent=sent)
+                         lambda: _json(self._sdk.pages.update(page_id=page_id, **body)), sent=sent)
 
     def create_page(self, ds_id: str, properties: Mapping[str, Any],
                     sent: Mapping[str, Any] | None = None) -> dict[str, Any]:
@@ -310,13 +306,19 @@ class NotionApi:
         failure (timeout, 5xx) escapes raw for the caller to re-check."""
         return self.call(
             "create a page",
-            lambda: self._sdk.pages.create(
+            lambda: _json(self._sdk.pages.create(
                 parent={"type": "data_source_id", "data_source_id": ds_id},
                 properties=dict(properties),
-            ),
+            )),
             sent=sent,
             idempotent=False,
         )
+
+
+def _json(answer: Any) -> dict[str, Any]:
+    """An endpoint's answer. notion_client types each as `T | Awaitable[T]` (one signature for
+    its sync and async clients); the synchronous Client used here returns the JSON object."""
+    return cast(dict[str, Any], answer)
 
 
 def _named_property(message: str, sent: Mapping[str, Any]) -> str | None:
