@@ -633,7 +633,8 @@ SECRET_CASES = [
     ("formats: ['${NOTION_TOKEN}']\n" + ONE, {}),
     ("download:\n  retries: ${NOTION_TOKEN}\n" + ONE, {}),
     # ... or where a cross-check rejects it
-    ("playlists:\n  - name: A\n    folder: ${SOUNDCLOUD_OAUTH_TOKEN}\n", {}),
+    # (a missing folder is no longer a load-time error: an unplugged drive fails at fetch)
+    ("playlists:\n  - name: A\n    folder: ${SOUNDCLOUD_OAUTH_TOKEN}\n    formats: [nope]\n", {}),
     ("formats: ['${LOWER}']\n" + ONE, {"LOWER": SC_SECRET.lower()}),
     ("notion:\n  database: ${NOTION_TOKEN}\n" + ONE, {}),
     (f"playlists:\n  - name: ${{SOUNDCLOUD_OAUTH_TOKEN}}\n    url: {URL}\n"

@@ -21,7 +21,7 @@ import time
 import traceback
 from pathlib import Path
 from types import FrameType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from cratefile import proc
 from cratefile.environment import EXIT_ENVIRONMENT, environment_problem
@@ -43,7 +43,6 @@ OUR_COMMANDS = {"status", "prune", "schema"}
 def _sink_verb(args: list[str]) -> tuple[str | None, list[str], list[str]]:
     """(verb, its words, the rest) when `args` (less -m/--manifest) start with a sink's verb:
     `cratefile export rekordbox -o x.xml`, `cratefile notion dedupe --dry-run`."""
-    from cratefile.sinks import SINKS
 
     manifest_args: list[str] = []
     words: list[str] = []
@@ -55,12 +54,22 @@ def _sink_verb(args: list[str]) -> tuple[str | None, list[str], list[str]]:
             manifest_args.append(arg)
         else:
             words.append(arg)
-    for sink in SINKS.values():
-        for verb in sink.verbs:
-            head = verb.split()
-            if words[: len(head)] == head:
-                return verb, words[len(head):], manifest_args
+    for verb in _verbs():
+        head = verb.split()
+        if words[: len(head)] == head:
+            return verb, words[len(head):], manifest_args
     return None, words, manifest_args
+
+
+def _verbs() -> dict[str, Any]:
+    """Every CLI verb the registered sinks and source kinds add, by its words."""
+    from cratefile.sinks import SINKS
+    from cratefile.sources import SOURCES
+
+    verbs: dict[str, Any] = {}
+    for kind in (*SINKS.values(), *SOURCES.values()):
+        verbs.update(kind.verbs)
+    return verbs
 
 
 def _our_options(argv: list[str]) -> tuple[argparse.Namespace, list[str]]:
@@ -175,12 +184,10 @@ def _dispatch(opts: argparse.Namespace, rest: list[str]) -> int:
 
 def _run_verb(verb: str, words: list[str], manifest_args: list[str]) -> int:
     from cratefile.manifest import load_manifest
-    from cratefile.sinks import SINKS
 
     opts, _ = _our_options(manifest_args)
     manifest = load_manifest(Path(opts.manifest))
-    handler = next(sink.verbs[verb] for sink in SINKS.values() if verb in sink.verbs)
-    return handler.run(manifest, words)
+    return int(_verbs()[verb].run(manifest, words))
 
 
 def _prune(manifest: Manifest, opts: argparse.Namespace) -> int:

@@ -65,7 +65,8 @@ _SIZE = re.compile(r"([0-9]+(?:\.[0-9]+)?)([KMGkmg]?)")
 _SIZE_UNITS = {"": 1, "k": 1024, "m": 1024**2, "g": 1024**3}  # as yt-dlp reads --limit-rate
 _REF = re.compile(r"\$(\$?)\{([^}]*)\}")
 _VAR_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-_TOKEN_PATH: YamlPath = ("download", "soundcloud_oauth_token")
+_TOKEN_KEY = "soundcloud_oauth_token"
+_TOKEN_PATH: YamlPath = ("download", _TOKEN_KEY)
 
 
 # ---------------------------------------------------------------- small parsers
@@ -126,6 +127,9 @@ def manifest_schema() -> dict[str, Any]:
     entry["description"] = ("One playlist: where its tracks come from and what to make of them. "
                             f"Give exactly one of {_one_of(kinds)}.")
     entry["x-expected"] = f"a mapping with name: and {_one_of(kinds)}"
+    for source in SOURCES.values():
+        if source.settings is not None and source.settings_schema is not None:
+            schema["properties"][source.settings] = dict(source.settings_schema)
     for sink in SINKS.values():
         if sink.section is not None and sink.schema is not None:
             schema["properties"][sink.section] = dict(sink.schema)
@@ -338,6 +342,7 @@ class _Builder:
             retry=self.retry(),
             playlists=self.playlists(formats, analysis),
             sinks=self.sinks(),
+            source_settings=self.source_settings(),
         )
 
     # -- paths
@@ -438,9 +443,9 @@ class _Builder:
         )
 
     def oauth_token(self, section: Mapping[str, Any]) -> str | None:
-        if _TOKEN_PATH[1] not in section:
+        if _TOKEN_KEY not in section:
             return None
-        token: str = section[_TOKEN_PATH[1]]
+        token: str = section[_TOKEN_KEY]
         if _TOKEN_PATH not in self.doc.from_env:
             # never echo it: it is a secret someone pasted into a file
             self.bad(_TOKEN_PATH, "a secret is written into the manifest",
@@ -522,6 +527,13 @@ class _Builder:
 
         kind = next(k for k in SOURCES if k in entry)  # the schema lets exactly one through
         return SOURCES[kind].parse(entry[kind], (*base, kind), self)
+
+    def source_settings(self) -> dict[str, Any]:
+        from cratefile.sources import SOURCES
+
+        return {kind: source.parse_settings(self.data[source.settings], self)
+                for kind, source in SOURCES.items()
+                if source.settings is not None and self.data.get(source.settings) is not None}
 
     # -- sinks
 

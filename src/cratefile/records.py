@@ -139,10 +139,16 @@ class Manifest:
     playlists: tuple[Playlist, ...]
     # each configured sink's frozen config, by sink name (cratefile.sinks.SINKS), in registry order
     sinks: Mapping[str, Any] = field(default_factory=dict, hash=False)
+    # a source kind's top-level settings (`spotify: {client_id_env: ...}`), by kind
+    source_settings: Mapping[str, Any] = field(default_factory=dict, hash=False)
 
     def sink(self, name: str) -> Any:
         """The config of sink `name`, or None when the manifest does not configure it."""
         return self.sinks.get(name)
+
+    def settings(self, kind: str) -> Any:
+        """The parsed top-level settings section of source kind `kind`, or None."""
+        return self.source_settings.get(kind)
 
     def playlist(self, slug: str) -> Playlist:
         for p in self.playlists:

@@ -29,9 +29,17 @@ if TYPE_CHECKING:
 class ManifestReader(Protocol):
     """What a kind (source or sink) may ask of the manifest while parsing its part of it."""
 
-    data: Mapping[str, Any]  # the whole manifest, ${VAR}s substituted, schema-valid
-    env: Mapping[str, str]
-    recipes: Mapping[str, FormatRecipe]  # every known format, by name
+    # read-only properties, so a reader may hold them in plain dicts
+    @property
+    def data(self) -> Mapping[str, Any]:
+        """The whole manifest, ${VAR}s substituted, schema-valid."""
+
+    @property
+    def env(self) -> Mapping[str, str]: ...
+
+    @property
+    def recipes(self) -> Mapping[str, FormatRecipe]:
+        """Every known format, by name."""
 
     def bad(self, path: YamlPath, what: str, fix: str = "", *, key: bool = False) -> None:
         """Record a problem at `path` (reported with file:line, all problems at once)."""
@@ -66,6 +74,16 @@ class Listing:
 class Source(Protocol):
     kind: str  # the playlist entry's key: 'folder', 'url', 'notion'
     schema: Mapping[str, Any]  # JSON Schema of the value under that key
+    # Optional (SourceBase gives the defaults): a top-level settings section shared by every
+    # playlist of the kind (`spotify: {client_id_env: ...}`), read back with
+    # `manifest.settings(kind)`, and CLI verbs (`cratefile login spotify`).
+    settings: str | None
+    settings_schema: Mapping[str, Any] | None
+    verbs: Mapping[str, Any]  # verb words -> sinks.base.Verb
+
+    def parse_settings(self, section: Any, reader: ManifestReader) -> Any:
+        """The kind's frozen settings from its schema-valid top-level section (None if absent)."""
+        ...
 
     def parse(self, value: Any, path: YamlPath, reader: ManifestReader) -> SourceSpec:
         """The frozen spec of a schema-valid value; problems go to `reader.bad`."""
@@ -87,3 +105,14 @@ class Source(Protocol):
     def current(self, run: RunContext, sidecar: Sidecar) -> bool:
         """The sidecar still describes audio that is there and unchanged."""
         ...
+
+
+class SourceBase:
+    """Defaults for the optional parts of the Source protocol."""
+
+    settings: str | None = None
+    settings_schema: Mapping[str, Any] | None = None
+    verbs: Mapping[str, Any] = {}
+
+    def parse_settings(self, section: Any, reader: ManifestReader) -> Any:
+        return section

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from cratefile.atomic import write_bytes
 from cratefile.errors import Category, CratefileError, SourceError, TrackFailure
 from cratefile.records import Playlist, Sidecar, SourceSpec, TrackRef
-from cratefile.sources.base import Listing, ManifestReader
+from cratefile.sources.base import Listing, ManifestReader, SourceBase
 from cratefile.yamlpos import YamlPath
 
 if TYPE_CHECKING:
@@ -162,7 +162,7 @@ def is_current(sidecar: Sidecar) -> bool:
     return st.st_size == sidecar.size and st.st_mtime_ns == sidecar.mtime_ns
 
 
-class FolderSource:
+class FolderSource(SourceBase):
     """`folder: <path>`: every audio file under a local folder, in natural path order."""
 
     kind = "folder"

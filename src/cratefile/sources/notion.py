@@ -10,12 +10,12 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from cratefile.errors import SourceError
 from cratefile.records import Playlist, Sidecar, SourceSpec, TrackRef
 from cratefile.snapshots import read_snapshot
-from cratefile.sources.base import Listing, ManifestReader
+from cratefile.sources.base import Listing, ManifestReader, SourceBase
 from cratefile.sources.url import UrlSource, snapshot_young
 from cratefile.yamlpos import YamlPath
 
@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-class NotionSource:
+class NotionSource(SourceBase):
     kind = "notion"
     schema: Mapping[str, Any] = {
         "description": "Take the tracks from the Notion database of the top-level notion: section: every "
@@ -50,7 +50,7 @@ class NotionSource:
         return SourceSpec(self.kind, value["filter"])
 
     def enumerate(self, run: RunContext, playlist: Playlist) -> Listing:
-        from cratefile.sinks.notion.mirror import NotionMirror
+        from cratefile.sinks.notion.mirror import NotionMirror, PendingFilter
         from cratefile.sources import ytdlp
 
         config = run.manifest.sink("notion")
@@ -59,7 +59,8 @@ class NotionSource:
         known = {t.url for t in refs}
         skipped: list[str] = []
         with NotionMirror(config) as mirror:
-            pages = mirror.pending_pages(playlist.source.location)
+            # the schema's enum above: one of PendingFilter's values
+            pages = mirror.pending_pages(cast(PendingFilter, playlist.source.location))
         for page in pages:
             if page.source_url in known:
                 continue

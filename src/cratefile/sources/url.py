@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from cratefile.records import Playlist, Sidecar, SourceSpec, TrackRef
-from cratefile.sources.base import Listing, ManifestReader
+from cratefile.sources.base import Listing, ManifestReader, SourceBase
 from cratefile.yamlpos import YamlPath
 
 if TYPE_CHECKING:
@@ -25,7 +25,7 @@ def snapshot_young(playlist: Playlist, meta: Mapping[str, Any]) -> bool:
     return time.time() - float(meta.get("fetched_at", 0)) < playlist.refresh_seconds
 
 
-class UrlSource:
+class UrlSource(SourceBase):
     kind = "url"
     schema: Mapping[str, Any] = {
         "description": "An http(s) playlist URL that yt-dlp understands, e.g. a SoundCloud set.",
