@@ -11,10 +11,10 @@ from pathlib import Path
 from typing import Any
 
 from cratefile.records import Playlist, Sidecar, SourceSpec, TrackRef
-from cratefile.sources.base import Listing, ManifestReader
+from cratefile.sources.base import Listing, ManifestReader, SourceBase
 
 
-class ToneSource:
+class ToneSource(SourceBase):
     kind = "tone"
     schema: Mapping[str, Any] = {
         "description": "Synthesized test tones: one track per BPM.",
