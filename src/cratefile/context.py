@@ -78,8 +78,9 @@ class RunContext:
 
     def file_records(self) -> dict[tuple[str, str], dict[str, Any]]:
         """The catalog's file rows, read once per run (each row changes only by its own task)."""
-        return self.shared("file-records", lambda: self.catalog.file_records()
-                           if self.layout.catalog.exists() else {})
+        records: dict[tuple[str, str], dict[str, Any]] = self.shared(
+            "file-records", lambda: self.catalog.file_records() if self.layout.catalog.exists() else {})
+        return records
 
     def shared(self, name: str, make: Callable[[], Any]) -> Any:
         """A per-run object (a sink's client, a cache), made on first use, shared by all workers."""

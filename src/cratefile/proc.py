@@ -90,7 +90,8 @@ def ffmpeg_exe() -> str:
     try:
         import imageio_ffmpeg
 
-        return imageio_ffmpeg.get_ffmpeg_exe()
+        exe: str = imageio_ffmpeg.get_ffmpeg_exe()  # imageio-ffmpeg has no type information
+        return exe
     except (ImportError, RuntimeError):
         found = shutil.which("ffmpeg")
         if found:

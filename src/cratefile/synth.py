@@ -83,7 +83,8 @@ _SCALES = {False: (0, 2, 4, 5, 7, 9, 11), True: (0, 2, 3, 5, 7, 8, 10)}
 
 
 def _hz(midi: float, cents: float = 0.0) -> float:
-    return 440.0 * 2.0 ** ((midi - 69.0 + cents / 100.0) / 12.0)
+    hz: float = 440.0 * 2.0 ** ((midi - 69.0 + cents / 100.0) / 12.0)  # float ** float is typed Any
+    return hz
 
 
 class _Voices:
@@ -116,7 +117,8 @@ class _Voices:
             click = np.zeros_like(t)
             n = int(0.004 * sr)
             click[:n] = self._noise(n / sr) * np.linspace(0.5, 0.0, n)
-            return body + click
+            kick: np.ndarray = body + click
+            return kick
         if name == "snare":
             t = self._t(0.25)
             tone = 0.5 * np.sin(2 * np.pi * 185.0 * t) * np.exp(-t / 0.05)
@@ -149,6 +151,7 @@ class _Voices:
     def _make_note(self, kind: str, midi: int, length: int) -> np.ndarray:
         t = np.arange(length) / self.sr
         f0 = _hz(midi, self.tuning_cents)
+        partials: tuple[float, ...]
         if kind == "bass":
             partials = (1.0, 0.5, 0.3, 0.15)
             env = np.minimum(1.0, t / 0.005) * np.exp(-t / 0.4)
@@ -166,7 +169,8 @@ class _Voices:
         release = min(length, int(0.03 * self.sr))
         env = env.copy()
         env[length - release :] *= np.linspace(1.0, 0.0, release)
-        return out * env
+        note: np.ndarray = out * env
+        return note
 
 
 def _near(midi_pc: int, low: int) -> int:
@@ -231,10 +235,10 @@ def render_array(
     if drums_name == "polyrhythm":  # 8th-note triplets: 3 per beat, 4/3 of a 16th apart
         beats = seconds * bpm / 60.0
         for j in range(int(beats * 3)):
-            s = j * 4.0 / 3.0
-            if drums_on(int(s)):
+            pos = j * 4.0 / 3.0  # in 16th-note steps
+            if drums_on(int(pos)):
                 gain = drum_level * (0.35 if j % 3 else 0.5)
-                _mix_pan(mix, voices.drum("shaker"), at(s), gain, pans["shaker"])
+                _mix_pan(mix, voices.drum("shaker"), at(pos), gain, pans["shaker"])
 
     # Harmony: a 4-bar progression, one chord per bar.
     progression = _PROGRESSIONS[k.minor][int(rng.integers(len(_PROGRESSIONS[k.minor])))]

@@ -17,11 +17,11 @@ import urllib.parse
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import mutagen
 from mutagen.aiff import AIFF
-from mutagen.flac import FLAC, Picture
+from mutagen.flac import FLAC, Picture, VCFLACDict
 from mutagen.id3 import (
     APIC,
     COMM,
@@ -104,7 +104,7 @@ def write_tags(path: Path, tagger: str, tags: TrackTags) -> None:
         raise TagError(f"cannot write {tagger} tags to {path.name}: {exc}") from exc
 
 
-def _text_encoding(text: str) -> Encoding:
+def _text_encoding(text: str) -> int:  # an Encoding value: mutagen's Encoding members are plain ints
     try:
         text.encode("latin-1")
     except UnicodeEncodeError:
@@ -166,7 +166,7 @@ def _write_mp4(path: Path, tags: TrackTags, artwork: bytes | None) -> None:
     audio = MP4(path)
     if audio.tags is None:
         audio.add_tags()
-    atoms: MP4Tags = audio.tags
+    atoms = cast(MP4Tags, audio.tags)  # mutagen declares MP4.tags as None; it is set by add_tags()
     atoms.clear()
     for atom, value in (
         ("\xa9nam", tags.title),
@@ -196,7 +196,7 @@ def _write_flac(path: Path, tags: TrackTags, artwork: bytes | None) -> None:
     audio = FLAC(path)
     if audio.tags is None:
         audio.add_tags()
-    comments = audio.tags
+    comments = cast(VCFLACDict, audio.tags)  # a FLAC's tags block once add_tags() ran
     comments.clear()
     audio.clear_pictures()
     for name, value in (
@@ -309,7 +309,8 @@ def _read_mp4(atoms: MP4Tags) -> dict[str, Any]:
 
 def _read_flac(audio: FLAC) -> dict[str, Any]:
     def first(name: str) -> str | None:
-        values = audio.tags.get(name) if audio.tags is not None else None
+        comments = cast("VCFLACDict | None", audio.tags)  # FLAC.tags is its Vorbis comment block
+        values = comments.get(name) if comments is not None else None
         return values[0] if values else None
 
     return {

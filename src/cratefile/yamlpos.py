@@ -287,7 +287,9 @@ def closest(word: str, choices: Sequence[str]) -> str | None:
 def _translate(doc: Document, error: ValidationError) -> Iterator[Problem]:
     path: YamlPath = tuple(error.absolute_path)
     schema: Mapping[str, Any] = error.schema if isinstance(error.schema, Mapping) else {}
-    instance = error.instance
+    # jsonschema's stubs allow these an "unset" sentinel; in a reported error they are set
+    instance: Any = error.instance
+    validator_value: Any = error.validator_value
     kind = error.validator
     subject = doc.show(path, instance)
 
@@ -312,7 +314,7 @@ def _translate(doc: Document, error: ValidationError) -> Iterator[Problem]:
 
     if kind == "required" and isinstance(instance, dict):
         props = schema.get("properties", {})
-        for key in error.validator_value:
+        for key in validator_value:
             if key not in instance:
                 prop = props.get(key, {})
                 fix = _hint(prop, (key,)) if isinstance(prop, Mapping) else ""
@@ -324,7 +326,7 @@ def _translate(doc: Document, error: ValidationError) -> Iterator[Problem]:
         return
 
     if kind == "enum":
-        choices = [str(c) for c in error.validator_value]
+        choices = [str(c) for c in validator_value]
         what = f"{subject} is not one of {', '.join(choices)}"
         hide = path in doc.from_env or not isinstance(instance, str)
         guess = None if hide else closest(instance, choices)
@@ -334,7 +336,7 @@ def _translate(doc: Document, error: ValidationError) -> Iterator[Problem]:
     elif kind in ("minItems", "maxItems"):
         n = len(instance)
         what = "is empty" if n == 0 else f"has {n} item{'s' if n != 1 else ''}"
-        limit = error.validator_value
+        limit = validator_value
         fix = _hint(schema, path) or (
             f"give at least {limit}" if kind == "minItems" else f"give at most {limit}")
         yield doc.problem(path, what, fix)
@@ -350,7 +352,7 @@ def _translate(doc: Document, error: ValidationError) -> Iterator[Problem]:
                 return
             seen.append(item)
     elif kind in ("minimum", "exclusiveMinimum", "maximum", "exclusiveMaximum"):
-        limit = show_value(error.validator_value)
+        limit = show_value(validator_value)
         rel = {"minimum": f"at least {limit}", "exclusiveMinimum": f"more than {limit}",
                "maximum": f"at most {limit}", "exclusiveMaximum": f"less than {limit}"}[kind]
         yield doc.problem(path, f"{subject} is out of range", f"must be {rel}")
@@ -361,8 +363,8 @@ def _translate(doc: Document, error: ValidationError) -> Iterator[Problem]:
 
 
 def _translate_choice(doc: Document, error: ValidationError, path: YamlPath) -> Iterator[Problem]:
-    branches = error.validator_value
-    instance = error.instance
+    branches: Any = error.validator_value  # set in a reported error (the stubs allow "unset")
+    instance: Any = error.instance
     # 'exactly one of these keys': every branch is {"required": [key]}
     keys = [b["required"][0] for b in branches
             if isinstance(b, Mapping) and set(b) == {"required"} and len(b["required"]) == 1]

@@ -163,7 +163,8 @@ def _moving_mean(x: np.ndarray, width: int) -> np.ndarray:
     padded = np.pad(x, ((0, 0), (pad, pad)), mode="edge")
     csum = np.cumsum(padded, axis=1)
     csum = np.concatenate([np.zeros((x.shape[0], 1)), csum], axis=1)
-    return (csum[:, width:] - csum[:, :-width]) / width
+    mean: np.ndarray = (csum[:, width:] - csum[:, :-width]) / width
+    return mean
 
 
 def _tuning_cents(spectrum: np.ndarray, freqs: np.ndarray) -> float:

@@ -20,8 +20,9 @@ from doit.dependency import FileChangedChecker, SqliteDB
 COMMIT_INTERVAL = 1.0
 
 
-class IncrementalSqliteDB(SqliteDB):
+class IncrementalSqliteDB(SqliteDB):  # type: ignore[misc]  # doit has no type information
     desc = "sqlite3, committed about every second (cratefile)"
+    _dirty: set[str]  # set by SqliteDB: the task ids changed since the last commit
 
     def __init__(self, name: str, codec: Any, *, module_name: str | None = None) -> None:
         super().__init__(name, codec, module_name=module_name)
@@ -57,7 +58,7 @@ class IncrementalSqliteDB(SqliteDB):
             super().dump()
 
 
-class StatChecker(FileChangedChecker):
+class StatChecker(FileChangedChecker):  # type: ignore[misc]  # doit has no type information
     """A file_dep is unchanged while its (mtime_ns, size) is."""
 
     def check_modified(self, file_path: str, file_stat: os.stat_result, state: Any) -> bool:

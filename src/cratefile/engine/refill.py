@@ -43,6 +43,7 @@ def refill_catalog(ctx: RunContext, snapshots: Mapping[str, Snapshot | None], cl
         name = names.get(key)
         built = 0
         for fmt in claim.formats if name else ():
+            assert name  # the loop runs only when the track has a name
             path = layout.output(fmt, name, ctx.manifest.formats[fmt].extension)
             if path.is_file():  # trusted as built from the files there now
                 digest = convert_digest(ctx.manifest.formats[fmt].digest, name, claim)

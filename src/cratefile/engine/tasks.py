@@ -26,6 +26,7 @@ from cratefile.snapshots import read_snapshot
 from cratefile.stages import analyze, download, fetch, output
 
 BACKEND_NAME = "cratefile-sqlite"
+_Creator = Callable[[], Iterator[dict[str, Any]]]  # a doit task creator
 CORE_GROUPS = ("fetch", "download", "convert")
 
 STEPS = plan.Steps(
@@ -114,10 +115,16 @@ class _Inputs:
         return BuildView(self.ctx, self.snapshots, self.claims, self.names, self.built())
 
 
-def _sink_creator(inputs: _Inputs, name: str) -> Callable[[], Iterator[dict[str, Any]]]:
+def _after(executed: str) -> Callable[[_Creator], _Creator]:
+    """doit's `create_after` (which returns the creator it was given), typed: doit has no types."""
+    decorate: Callable[[_Creator], _Creator] = create_after(executed=executed)
+    return decorate
+
+
+def _sink_creator(inputs: _Inputs, name: str) -> _Creator:
     sink = SINKS[name]
 
-    @create_after(executed=sink.after)
+    @_after(sink.after)
     def creator() -> Iterator[dict[str, Any]]:
         config = inputs.ctx.manifest.sink(name)
         if config is not None:
@@ -136,7 +143,7 @@ def make_namespace(ctx: RunContext, reporter: Any | None = None, workers: int | 
         """Enumerate each playlist's source into its snapshot."""
         yield from plan.fetch_tasks(ctx, STEPS)
 
-    @create_after(executed="fetch")
+    @_after("fetch")
     def task_download() -> Iterator[dict[str, Any]]:
         """Download each track once, whatever number of playlists list it; then its BPM and key.
 
@@ -148,7 +155,7 @@ def make_namespace(ctx: RunContext, reporter: Any | None = None, workers: int | 
         yield from plan.download_tasks(ctx, STEPS, inputs.claims, failures, inputs.now)
         yield from plan.analyze_tasks(ctx, STEPS, inputs.claims, failures, inputs.now, ALGO_VERSION)
 
-    @create_after(executed="download")
+    @_after("download")
     def task_convert() -> Iterator[dict[str, Any]]:
         """Each track in each requested format, tagged."""
         if ctx.catalog_was_missing and inputs.claims:

@@ -67,12 +67,35 @@ class BuildView:
 
 
 class Sink(Protocol):
-    name: str  # its key in SINKS
-    basename: str  # the doit basename of its tasks ('publish' for the playlists sink)
-    section: str | None  # its top-level manifest key; None: always on, no section
-    schema: Mapping[str, Any] | None  # JSON Schema of the section
-    after: str  # 'convert', 'publish' or another sink's name
-    verbs: Mapping[str, Verb]
+    # Read-only properties, so a sink may declare them as narrower class attributes
+    # (section = "notion") or as properties (SinkBase.basename).
+    @property
+    def name(self) -> str:
+        """Its key in SINKS."""
+        ...
+
+    @property
+    def basename(self) -> str:
+        """The doit basename of its tasks ('publish' for the playlists sink)."""
+        ...
+
+    @property
+    def section(self) -> str | None:
+        """Its top-level manifest key; None: always on, no section."""
+        ...
+
+    @property
+    def schema(self) -> Mapping[str, Any] | None:
+        """JSON Schema of the section."""
+        ...
+
+    @property
+    def after(self) -> str:
+        """'convert', 'publish' or another sink's name."""
+        ...
+
+    @property
+    def verbs(self) -> Mapping[str, Verb]: ...
 
     def parse(self, section: Any, reader: ManifestReader) -> Any:
         """The sink's frozen config from its schema-valid section (None when absent and the

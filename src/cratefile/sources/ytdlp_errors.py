@@ -86,7 +86,8 @@ def short_message(exc: BaseException) -> str:
 
 def _status(exc: BaseException) -> int | None:
     if isinstance(exc, HTTPError):
-        return exc.status
+        status: int = exc.status  # yt-dlp's networking HTTPError always has one
+        return status
     code = getattr(exc, "code", None)  # urllib's HTTPError, should one escape from a plugin
     return code if isinstance(code, int) and 100 <= code < 600 else None
 

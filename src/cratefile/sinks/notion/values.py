@@ -146,7 +146,7 @@ def same(typ: str, current: Any, wanted: Any) -> bool:
         return set(current or ()) == set(wanted or ())
     if typ in ("title", "rich_text"):
         return (current or "") == (wanted or "")
-    return current == wanted
+    return bool(current == wanted)
 
 
 def is_empty(value: Any) -> bool:

@@ -23,7 +23,7 @@ def _links_present(base: Path, entries: Mapping[str, list[Entry]]) -> bool:
 
 class PlaylistsSink(SinkBase):
     name = "playlists"
-    basename = "publish"  # type: ignore[assignment]
+    basename = "publish"
     after = "convert"
 
     def parse(self, section: Any, reader: Any) -> bool:
