@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
 from conftest import Workspace, make_track
 
 MANIFEST = """
@@ -30,7 +31,8 @@ def _tracks(ws: Workspace, n: int, seconds: float = 6.0) -> None:
         make_track(ws.music / f"{i:02d} Artist {i} - Title {i}.wav", bpm=120 + i, seconds=seconds, seed=i)
 
 
-def _cli(ws: Workspace, *args: str, env: dict[str, str] | None = None, timeout: float = 240) -> subprocess.CompletedProcess[str]:
+def _cli(ws: Workspace, *args: str, env: dict[str, str] | None = None,
+         timeout: float = 240) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "cratefile.cli", *args], cwd=ws.root, capture_output=True, text=True,
                           env={**os.environ, **(env or {})}, timeout=timeout)
 

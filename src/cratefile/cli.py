@@ -67,8 +67,10 @@ def _verbs() -> dict[str, Any]:
     from cratefile.sources import SOURCES
 
     verbs: dict[str, Any] = {}
-    for kind in (*SINKS.values(), *SOURCES.values()):
-        verbs.update(kind.verbs)
+    for sink in SINKS.values():
+        verbs.update(sink.verbs)
+    for source in SOURCES.values():
+        verbs.update(source.verbs)
     return verbs
 
 

@@ -58,9 +58,11 @@ def _from_tool(exc: ToolError) -> str | None:
     text = exc.stderr_tail
     prog = os.path.basename(exc.argv[0]) if exc.argv else "a tool"
     if exc.returncode == -1:  # could not be started at all
-        return f"{prog} cannot be run ({text.strip()}): reinstall it (pip install imageio-ffmpeg) or set CRATEFILE_FFMPEG"
+        return (f"{prog} cannot be run ({text.strip()}): "
+                "reinstall it (pip install imageio-ffmpeg) or set CRATEFILE_FFMPEG")
     if "No space left on device" in text:
-        return f"{_volume(exc.argv[-1].removeprefix('file:') if exc.argv else None)} is full: free some space, then run again"
+        volume = _volume(exc.argv[-1].removeprefix("file:") if exc.argv else None)
+        return f"{volume} is full: free some space, then run again"
     if "Read-only file system" in text:
         return f"{prog} could not write its output: a read-only file system"
     return None
