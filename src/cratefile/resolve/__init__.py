@@ -1,0 +1,83 @@
+"""Search-matched sources: a Spotify or Discogs track becomes a SoundCloud upload only through
+evidence, never by relevance order.
+
+The contract between the metadata-only source kinds (sources/spotify.py, sources/discogs.py)
+and resolution:
+
+- the kind enumerates its playlist into `Wanted` records (what the service knows of each
+  track: title, artists, album, duration, ISRC, remixers, its page URL);
+- it hands them to `resolve_listing(run, playlist, wanted)`, which returns the playlist's
+  `Listing`: one ordinary upload ref per confidently matched (or pinned) track, keyed by the
+  upload (`soundcloud 123`), so an upload named by several playlists is downloaded once; and,
+  in the listing's `meta["review"]`, the tracks that need a human (with their best candidates);
+- downloads are then ordinary yt-dlp downloads of the matched uploads.
+
+Every decision is written to `playlists.lock` next to the manifest (source id -> upload URL,
+confidence, when, how), so a rerun makes no search; pins in the manifest always win.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+DecisionStatus = Literal["matched", "pinned", "review", "unmatched"]
+
+
+@dataclass(frozen=True)
+class Wanted:
+    """One track as a metadata-only source knows it."""
+
+    source_id: str  # 'spotify:track:4uLU6hMCjMI75M1A2tKUQC', 'discogs:release:249504:A1'
+    title: str
+    artists: tuple[str, ...]  # as credited, in order, disambiguation suffixes ('Artist (2)') removed
+    album: str | None = None
+    duration: float | None = None  # seconds; None when the service does not say
+    isrc: str | None = None
+    url: str | None = None  # the track's (or release's) page on the service
+    remixers: tuple[str, ...] = ()  # credited only as extra artists (Discogs role "Remix")
+    popularity: int | None = None  # 0-100 where the service still gives it
+    position: str | None = None  # the tracklist position (Discogs 'A1', 'B2')
+
+    @property
+    def artist(self) -> str:
+        return ", ".join(self.artists)
+
+    def to_entry(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["artists"], data["remixers"] = list(self.artists), list(self.remixers)
+        return data
+
+    @classmethod
+    def from_entry(cls, data: dict[str, Any]) -> Wanted:
+        known = {k: data[k] for k in cls.__dataclass_fields__ if k in data}
+        known["artists"] = tuple(known.get("artists") or ())
+        known["remixers"] = tuple(known.get("remixers") or ())
+        return cls(**known)
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One search result, scored."""
+
+    url: str  # the upload's page, e.g. https://soundcloud.com/artist/title
+    key: str | None  # its track key when known ('soundcloud 123')
+    title: str
+    uploader: str | None
+    duration: float | None  # seconds
+    score: float  # 0..1
+    reasons: tuple[str, ...] = ()  # why the score is what it is: 'version differs: remix', ...
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What resolution decided for one wanted track; one entry of playlists.lock."""
+
+    source_id: str
+    status: DecisionStatus
+    url: str | None = None  # the upload, when matched or pinned
+    key: str | None = None  # the upload's track key, when known
+    confidence: float | None = None
+    decided_at: float = 0.0
+    how: str = "search"  # search | pin | review
+    candidates: tuple[Candidate, ...] = field(default=(), hash=False)  # best few, for review
