@@ -692,3 +692,14 @@ def test_raise_problems_scrubs_secrets_as_a_last_resort() -> None:
         raise_problems([Problem(2, f"b.yaml:2 x: {SC_SECRET}"), Problem(1, "a.yaml:1 y: z")],
                        [SC_SECRET])
     assert str(info.value) == "a.yaml:1 y: z\nb.yaml:2 x: ***"
+
+
+def test_a_library_inside_a_source_folder_is_a_manifest_error(tmp_path: Path) -> None:
+    (tmp_path / "ws" / "Music").mkdir(parents=True)
+    msg = error(tmp_path / "ws", "library: Music/crate\nplaylists:\n  - name: A\n    folder: Music\n")
+    assert msg.startswith("playlists.yaml:4 playlists[0].folder: 'Music': the library (")
+    assert "is inside this folder, so every run would import its own output" in msg
+    msg = error(tmp_path / "ws", "cache: Music/.state\nplaylists:\n  - name: A\n    folder: Music\n")
+    assert "the cache (" in msg
+    msg = error(tmp_path / "ws", "playlists:\n  - name: A\n    folder: library/wav\n")
+    assert "this folder is inside the library" in msg

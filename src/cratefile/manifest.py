@@ -340,10 +340,28 @@ class _Builder:
             analysis=analysis,
             ytdlp=self.ytdlp(cache),
             retry=self.retry(),
-            playlists=self.playlists(formats, analysis),
+            playlists=self.overlaps(self.playlists(formats, analysis), library, cache),
             sinks=self.sinks(),
             source_settings=self.source_settings(),
         )
+
+    def overlaps(self, playlists: tuple[Playlist, ...], library: Path, cache: Path) -> tuple[Playlist, ...]:
+        """A library or cache inside a playlist's source folder (or that folder inside them)
+        would make every run import its own output: a manifest error."""
+        ours = {"library": library.resolve(), "cache": cache.resolve()}
+        for index, playlist in enumerate(playlists):
+            if playlist.source.kind != "folder":
+                continue
+            folder = Path(playlist.source.location).resolve()
+            path: YamlPath = ("playlists", index, "folder")
+            for what, where in ours.items():
+                if where.is_relative_to(folder) or folder.is_relative_to(where):
+                    inside = f"the {what} ({where}) is inside this folder" if where.is_relative_to(folder) \
+                        else f"this folder is inside the {what} ({where})"
+                    self.bad(path, f"{self.show(path)}: {inside}, so every run would import its own output",
+                             f"move the {what} out of the music folder (library: / cache: in playlists.yaml), "
+                             "or point folder: at a folder that does not hold it")
+        return playlists
 
     # -- paths
 
