@@ -38,7 +38,10 @@ def _cli(ws: Workspace, *args: str, env: dict[str, str] | None = None,
 
 
 def _failed_rows(ws: Workspace) -> list[tuple]:
-    with contextlib.closing(sqlite3.connect(ws.root / "cache" / "catalog.sqlite")) as conn:
+    catalog = ws.root / "cache" / "catalog.sqlite"
+    if not catalog.exists():  # stopped by the preflight, before anything was recorded
+        return []
+    with contextlib.closing(sqlite3.connect(catalog)) as conn:
         return conn.execute("SELECT key, error_category, error_message FROM tracks WHERE status = 'failed'").fetchall()
 
 

@@ -37,7 +37,7 @@ EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_BUG, EXIT_BUSY, EXIT_INTERRUPTED = 0, 1, 
 DOIT_COMMANDS = {"run", "list", "info", "clean", "forget", "ignore", "dumpdb", "strace", "help", "reset-dep",
                  "tabcompletion"}
 MUTATING = {"run", "clean", "forget", "ignore", "reset-dep"}
-OUR_COMMANDS = {"status", "prune", "schema"}
+OUR_COMMANDS = {"status", "prune", "schema", "check"}
 
 
 def _sink_verb(args: list[str]) -> tuple[str | None, list[str], list[str]]:
@@ -164,6 +164,14 @@ def _dispatch(opts: argparse.Namespace, rest: list[str]) -> int:
         data = status.collect(manifest)
         print(status.render_json(data) if opts.json else status.render_table(data))
         return EXIT_OK
+    if command == "check":
+        return _check(manifest)
+    if command == "run" and opts.dry_run:
+        from cratefile import preflight
+
+        for line in preflight.render_plan(preflight.estimate(manifest)):
+            print(line)
+        return EXIT_OK
     if command == "schema":
         import json
 
@@ -182,6 +190,19 @@ def _dispatch(opts: argparse.Namespace, rest: list[str]) -> int:
         if command == "run":
             return _build(manifest, opts, rest)
         return _run_doit(manifest, opts, rest, reporter=None)
+
+
+def _check(manifest: Manifest) -> int:
+    """cratefile check: the build's own preflight plus each service's credentials and schema."""
+    from cratefile import preflight
+
+    local = preflight.checks(manifest, preflight.estimate(manifest))
+    services = list(preflight.service_checks(manifest))
+    for line in preflight.render_checks(local + services):
+        print(line)
+    if not all(c.ok for c in local):
+        return EXIT_ENVIRONMENT
+    return EXIT_OK if all(c.ok for c in services) else EXIT_FAILED
 
 
 def _run_verb(verb: str, words: list[str], manifest_args: list[str]) -> int:
@@ -237,12 +258,18 @@ def _run_doit(manifest: Manifest, opts: argparse.Namespace, rest: list[str], rep
 
 
 def _build(manifest: Manifest, opts: argparse.Namespace, rest: list[str]) -> int:
+    from cratefile import preflight
     from cratefile.atomic import sweep_parts
     from cratefile.context import RunContext
     from cratefile.engine.reporter import CrateReporter
     from cratefile.layout import playlist_folder
     from cratefile.report import build_report, failed_count, summary_lines, write_report
 
+    failed_checks = [c for c in preflight.checks(manifest) if not c.ok]
+    if failed_checks:  # before anything is touched: nothing to undo, nothing recorded
+        for check in failed_checks:
+            print(f"stopped: {check.detail}", file=sys.stderr)
+        return EXIT_ENVIRONMENT
     ctx = RunContext(manifest, refresh=opts.refresh, retry_failed=opts.retry_failed,
                      analysis_workers=min(2, os.cpu_count() or 1))
     layout = ctx.layout

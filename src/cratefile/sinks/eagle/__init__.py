@@ -13,6 +13,7 @@ from typing import Any
 
 from doit.tools import config_changed
 
+from cratefile.errors import SinkError
 from cratefile.records import digest, stem_of
 from cratefile.sinks.base import BuildView, SinkBase, quiet
 from cratefile.sinks.eagle.step import run_eagle
@@ -47,6 +48,17 @@ class EagleSink(SinkBase):
             formats=reader.formats(("eagle", "formats"), defaults.formats),
             folder=folder,
         )
+
+    def check(self, manifest: Any, config: EagleConfig) -> str:
+        """`cratefile check`: Eagle answers at its API URL (one request)."""
+        from cratefile.sinks.eagle.client import EagleClient, EagleError
+
+        try:
+            with EagleClient(config.api_url) as client:
+                info = client.application_info()
+        except EagleError as exc:
+            raise SinkError(str(exc)) from exc
+        return f"Eagle {info.get('version', '?')} at {config.api_url}"
 
     def tasks(self, build: BuildView, config: EagleConfig) -> Iterator[dict[str, Any]]:
         for key, claim in build.claims.items():

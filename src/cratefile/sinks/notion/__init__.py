@@ -75,6 +75,18 @@ class NotionSink(SinkBase):
     def parse(self, section: Any, reader: ManifestReader) -> NotionConfig:
         return parse_notion(section, reader)
 
+    def check(self, manifest: Manifest, config: NotionConfig) -> str:
+        """`cratefile check`: the token works and the database fits the property map."""
+        from cratefile.errors import CatalogError, SinkError
+        from cratefile.sinks.notion.mirror import NotionMirror
+
+        try:
+            with NotionMirror(config) as mirror:
+                report = mirror.check_schema()
+        except CatalogError as exc:
+            raise SinkError(str(exc)) from exc
+        return "database reachable, properties fit" + ("" if report.locking else " (no lock property: locks off)")
+
     def tasks(self, build: BuildView, config: NotionConfig) -> Iterator[dict[str, Any]]:
         from cratefile.sinks.notion.step import notion_tracks, run_notion
 
