@@ -74,6 +74,9 @@ def test_result_is_json_with_every_field(results: dict) -> None:
     # The synth peaks at -1 dBFS; dance music sits around -8..-16 LUFS.
     assert -20.0 < result["loudness_db"] < -5.0
     assert round(result["bpm"], 2) == result["bpm"]
+    # The synth's first beat is at 0 s: the grid starts there (within 20 ms, at or after 0).
+    assert 0.0 <= result["first_beat"] <= 0.02
+    assert round(result["first_beat"], 3) == result["first_beat"]
 
 
 def test_dnb_folding_follows_the_range(tracks: dict) -> None:

@@ -48,6 +48,7 @@ def _tracks(folder: Path) -> list[RbTrack]:
                 album=None if i % 2 else "Album <1>",
                 genre="Deep House",
                 bpm=None if i == 5 else 120 + i + 0.456,
+                first_beat=[0.25, 0.0, None, 0.0123, 1.5, None][i],  # 2: a BPM without a grid
                 tonality=["Am", "F#m", "8A", "C", "Ebm", None][i],
                 total_time=180 + i,
                 size=path.stat().st_size,
@@ -100,9 +101,12 @@ def test_pyrekordbox_reads_collection(exported: tuple[Path, list[RbTrack], list[
             assert rb.tempos == []
         else:
             assert rb["AverageBpm"] == pytest.approx(round(ours.bpm, 2))
+        if ours.bpm is None or ours.first_beat is None:
+            assert rb.tempos == []
+        else:
             assert len(rb.tempos) == 1
             assert rb.tempos[0].Bpm == pytest.approx(round(ours.bpm, 2))
-            assert rb.tempos[0].Inizio == 0.0
+            assert rb.tempos[0].Inizio == round(ours.first_beat, 3)  # the grid starts on the first beat
             assert rb.tempos[0].Metro == "4/4"
             assert rb.tempos[0].Battito == 1
         assert xml.get_track(TrackID=ours.track_id)["Name"] == ours.name

@@ -7,9 +7,11 @@
         result = pool.analyze(path, AnalysisOptions())
 
 The result is a JSON-able dict: bpm (folded into [bpm_min, bpm_max), 0.01), bpm_confidence
-(0..1), key ("Am", "F#m", "Eb": the Camelot-wheel spelling of DJ software), camelot ("8A"),
-openkey ("1m"), key_confidence (correlation margin), duration (s), loudness_db (EBU R128
-integrated loudness, LUFS), loudness_unit ("LUFS") and algo_version.
+(0..1), first_beat (s, 0.001: the first beat at or after 0, the phase of the beat grid
+first_beat + n * 60 / bpm; None without a reliable pulse), key ("Am", "F#m", "Eb": the
+Camelot-wheel spelling of DJ software), camelot ("8A"), openkey ("1m"), key_confidence
+(correlation margin), duration (s), loudness_db (EBU R128 integrated loudness, LUFS),
+loudness_unit ("LUFS") and algo_version.
 
 Names are resolved lazily (PEP 562) so that importing this package, or the worker module in a
 fresh process, does not load numpy before the worker has pinned its thread counts.
@@ -22,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 # Bump whenever a result for the same file could change: it enters doit's uptodate, so a new
 # version re-analyses (and re-tags) the library.
-ALGO_VERSION = "2026.11-1"
+ALGO_VERSION = "2026.11-2"  # -2: first_beat
 
 _EXPORTS = {
     "analyze_file": "cratefile.analysis.track",

@@ -38,6 +38,8 @@ def analyze_samples(samples: Samples, options: AnalysisOptions, loudness_lufs: f
     return {
         "bpm": round(float(tempo.bpm), 2),
         "bpm_confidence": round(float(tempo.confidence), 3),
+        # seconds; None without a reliable pulse (and always with bpm 0)
+        "first_beat": round(float(tempo.first_beat), 3) if tempo.first_beat is not None and tempo.bpm > 0 else None,
         "key": key.key.standard,
         "camelot": key.key.camelot,
         "openkey": key.key.openkey,

@@ -9,6 +9,11 @@ its leading slash dropped (`/Users/x/a b.wav` -> `file://localhost/Users/x/a%20b
 percent-encoded (UTF-8 for non-ASCII), with letters, digits, `-._~/:` and the harmless
 sub-delimiters `!$'()*,;=@` kept. `%`, `#`, `?`, `&`, `+` and spaces are always encoded, so
 neither a URL parser nor a form decoder can misread them.
+
+The beat grid is one `<TEMPO Inizio="0.250" Bpm="128.00" Metro="4/4" Battito="1"/>` (Inizio:
+the first beat in seconds; Battito: the beat of the bar it is), written for a track with both
+a BPM and a first beat. A track without a BPM gets neither TEMPO nor AverageBpm (Rekordbox
+itself writes AverageBpm="0.00" for one it has not analysed; leaving it out reads the same).
 """
 
 from __future__ import annotations
@@ -50,7 +55,8 @@ class RbTrack:
     artist: str
     album: str | None = None
     genre: str | None = None
-    bpm: float | None = None
+    bpm: float | None = None  # None: no AverageBpm and no grid, left to Rekordbox's own analysis
+    first_beat: float | None = None  # seconds; with bpm, the beat grid (one TEMPO) starts here
     tonality: str | None = None  # "Am", "F#m" or Camelot "8A", as the user chose
     total_time: int = 0  # seconds
     size: int | None = None  # bytes
@@ -148,12 +154,13 @@ def _track_element(parent: ET.Element, track: RbTrack) -> None:
     if track.tonality is not None:
         attrs["Tonality"] = _text(track.tonality)
     element = ET.SubElement(parent, "TRACK", attrs)
-    if track.bpm is not None:
-        # One grid marker at 0: Rekordbox shows the BPM without re-analysing the beat grid.
+    if track.bpm is not None and track.first_beat is not None:
+        # One grid marker on the first beat (Inizio: seconds, Battito: its beat of the bar; we
+        # call it 1, not knowing the downbeat), the grid running on at Bpm from there.
         ET.SubElement(
             element,
             "TEMPO",
-            {"Inizio": "0.000", "Bpm": f"{track.bpm:.2f}", "Metro": "4/4", "Battito": "1"},
+            {"Inizio": f"{track.first_beat:.3f}", "Bpm": f"{track.bpm:.2f}", "Metro": "4/4", "Battito": "1"},
         )
 
 
