@@ -118,7 +118,8 @@ def _moving_mean(x: np.ndarray, width: int) -> np.ndarray:
     width = max(1, width | 1)
     padded = np.pad(x, (width // 2, width // 2), mode="edge")
     csum = np.concatenate([[0.0], np.cumsum(padded, dtype=np.float64)])
-    return (csum[width:] - csum[:-width]) / width
+    mean: np.ndarray = (csum[width:] - csum[:-width]) / width
+    return mean
 
 
 def _autocorrelation(env: np.ndarray) -> tuple[np.ndarray, int]:
