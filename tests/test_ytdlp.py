@@ -149,6 +149,19 @@ def test_cut_file_is_deleted_and_reported_as_preview(fake: FakeSoundCloud, tmp_p
     assert os.listdir(tmp_path / "a") == []
 
 
+def test_a_503_storm_on_the_cdn_is_transient_with_a_real_message(fake: FakeSoundCloud, tmp_path: Path) -> None:
+    # yt-dlp's downloader gives up with 'ERROR: \r[download] Got error: HTTP Error 503 ...' and no
+    # HTTPError object in the chain: the status must still be read
+    url = fake.add_track(8, "Storm", "Ann", 5.0, "cdn_flaky:100")
+    opts = options(fake, tmp_path)
+    (ref,) = ytdlp.enumerate_playlist(url, opts)
+    with pytest.raises(TrackFailure) as info:
+        ytdlp.download(ref, tmp_path / "a", opts, attempts=2, backoff=0.01)
+    assert info.value.category is Category.TRANSIENT
+    assert info.value.message == "SoundCloud says 503: temporary server error"
+    assert os.listdir(tmp_path / "a") == []
+
+
 def test_single_track_url_and_cached_client_id(fake: FakeSoundCloud, tmp_path: Path) -> None:
     url = fake.add_track(42, "Solo", "Lone Artist", SECONDS)
     fake.add_track(43, "Other", "Lone Artist", SECONDS, "drm")

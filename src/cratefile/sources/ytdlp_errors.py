@@ -79,9 +79,22 @@ def retry_after_seconds(value: str | None, *, now: float | None = None) -> float
 def short_message(exc: BaseException) -> str:
     """yt-dlp's message without its 'ERROR: [ie] id: ' decoration, first line only."""
     msg = exc.orig_msg if isinstance(exc, ExtractorError) else str(exc)
-    msg = msg.strip().splitlines()[0] if msg.strip() else type(exc).__name__
-    msg = re.sub(r"^(ERROR:\s*)?(\[[\w:]+\]\s*)?([\w.-]+:\s+)?(?=[A-Z])", "", msg)
+    # a downloader's message may follow a progress line's carriage return: 'ERROR: \r[download] Got error: ...'
+    lines = [re.sub(r"^(ERROR:\s*)", "", line).strip() for line in re.split(r"[\r\n]+", msg)]
+    lines = [line for line in lines if line]
+    msg = lines[0] if lines else type(exc).__name__
+    msg = re.sub(r"^(\[[\w:]+\]\s*)?([\w.-]+:\s+)?(?=[A-Z])", "", msg)
     return msg[:MESSAGE_LIMIT]
+
+
+_HTTP_STATUS = re.compile(r"HTTP Error (\d{3})")
+
+
+def _status_in_text(exc: BaseException) -> int | None:
+    """A status that survives only as text: the downloader's 'Got error: HTTP Error 503 ...
+    Giving up after 10 retries' carries no HTTPError object."""
+    found = _HTTP_STATUS.search(str(exc))
+    return int(found.group(1)) if found else None
 
 
 def _status(exc: BaseException) -> int | None:
@@ -110,7 +123,7 @@ def classify(exc: BaseException, *, site: str = "the site", secrets: Iterable[st
         # Our format string refuses only previews, so nothing left means only previews exist.
         return fail(Category.PREVIEW_ONLY, f"{site} only offers a short preview (e.g. Go+), not the full track")
     for e in errors:
-        status = _status(e)
+        status = _status(e) or _status_in_text(e)
         if status is None:
             continue
         if status == 429:
