@@ -17,3 +17,11 @@ def test_unusable_tags_are_ignored_and_no_pulse_is_unknown() -> None:
     assert choose({"bpm": 0.0, "key": "F#m"}, {"bpm": -3, "key": "not a key"}, overwrite=False) == {
         "bpm": None, "bpm_source": "analysis", "musical_key": "F#m", "key_source": "analysis"}
     assert choose(MEASURED, {"key": "Gbm"}, overwrite=False)["musical_key"] == "F#m"
+
+
+def test_a_pulse_without_a_reliable_beat_gives_no_bpm() -> None:
+    # the analyzer found no reliable pulse (no first beat): no BPM tag rather than a guess
+    assert choose({"bpm": 121.3, "first_beat": None, "key": "Am"}, {}, overwrite=False)["bpm"] is None
+    assert choose({"bpm": 121.3, "first_beat": 0.25, "key": "Am"}, {}, overwrite=False)["bpm"] == 121.3
+    # a BPM the file carries still stands
+    assert choose({"bpm": 121.3, "first_beat": None}, {"bpm": 120}, overwrite=False)["bpm"] == 120.0

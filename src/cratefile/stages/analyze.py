@@ -26,8 +26,10 @@ def choose(measured: Mapping[str, Any], carried: Mapping[str, Any], overwrite: b
 
     `measured` is the analyzer's output and `carried` the file's tags (both say "key" for the
     musical key); the result names it `musical_key`."""
-    # the analyzer says 0.0 when it finds no pulse: unknown, not zero
-    out: dict[str, Any] = {"bpm": measured.get("bpm") or None, "bpm_source": "analysis",
+    # the analyzer says 0.0 when it finds no pulse, and no first beat when the pulse it found is
+    # not reliable (noise, a beatless pad): unknown, not a confident-looking number
+    reliable = "first_beat" not in measured or measured["first_beat"] is not None
+    out: dict[str, Any] = {"bpm": (measured.get("bpm") or None) if reliable else None, "bpm_source": "analysis",
                            "musical_key": measured.get("key"), "key_source": "analysis"}
     if not overwrite:
         bpm = carried.get("bpm")
