@@ -14,14 +14,16 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import re
 import signal
 import sqlite3
 import sys
 import time
 import traceback
+from collections.abc import Iterable
 from pathlib import Path
 from types import FrameType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from cratefile import proc
 from cratefile.environment import EXIT_ENVIRONMENT, environment_problem
@@ -74,51 +76,168 @@ def _verbs() -> dict[str, Any]:
     return verbs
 
 
+# Our options: dest -> (flags, argparse settings). A command takes only those _TAKES lists
+# for it; what a doit command (run, list, clean, ...) is left with goes to doit's own parser,
+# and one of our commands left with any option is misused. Sink verbs parse their own words.
+_OPTIONS: dict[str, tuple[tuple[str, ...], dict[str, Any]]] = {
+    "manifest": (("-m", "--manifest"), {"default": "playlists.yaml"}),
+    "refresh": (("--refresh",), {"action": "store_true", "default": False}),
+    "retry_failed": (("--retry-failed",), {"action": "store_true", "default": False}),
+    "wait": (("--wait",), {"type": float, "default": 0.0}),
+    "json": (("--json",), {"action": "store_true", "default": False}),
+    "dry_run": (("--dry-run",), {"action": "store_true", "default": False}),
+}
+_TAKES: dict[str, tuple[str, ...]] = {
+    "run": ("manifest", "refresh", "retry_failed", "wait", "dry_run"),  # and doit run's options
+    "status": ("manifest", "json"),
+    "prune": ("manifest", "dry_run", "wait"),
+    "schema": ("manifest",),
+}
+_DOIT_TAKES = ("manifest", "wait")  # list, info, clean, forget, ...: and that command's options
+_OUR_TAKES = ("manifest",)  # one of our commands not in _TAKES
+
+
+class _ArgParser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:  # argparse would print its usage and exit
+        raise UsageError(message)
+
+
+def _parser(dests: Iterable[str]) -> argparse.ArgumentParser:
+    parser = _ArgParser(prog="cratefile", add_help=False)
+    for dest in dests:
+        flags, settings = _OPTIONS[dest]
+        parser.add_argument(*flags, dest=dest, **settings)
+    return parser
+
+
 def _our_options(argv: list[str]) -> tuple[argparse.Namespace, list[str]]:
-    parser = argparse.ArgumentParser(add_help=False)
-    parser.add_argument("-m", "--manifest", default="playlists.yaml")
-    parser.add_argument("--refresh", action="store_true")
-    parser.add_argument("--retry-failed", action="store_true")
-    parser.add_argument("--wait", type=float, default=0.0)
-    parser.add_argument("--json", action="store_true")
-    parser.add_argument("-o", "--output")
-    parser.add_argument("--format")
-    parser.add_argument("--dry-run", action="store_true")
-    parser.add_argument("--stale", action="store_true")
-    return parser.parse_known_args(argv)
+    """Our options, and the words left for the command; a misuse raises UsageError."""
+    _, words = _parser(_OPTIONS).parse_known_args(argv)  # only to find the command
+    command = words[0] if words and words[0] in DOIT_COMMANDS | OUR_COMMANDS else "run"
+    if command == "run" and words:
+        _check_not_a_verb(words[0])
+    takes = _TAKES.get(command, _DOIT_TAKES if command in DOIT_COMMANDS else _OUR_TAKES)
+    opts, rest = _parser(takes).parse_known_args(argv)
+    for dest, (_, settings) in _OPTIONS.items():
+        if dest not in takes:
+            setattr(opts, dest, settings["default"])
+    if command in DOIT_COMMANDS or command == "run":
+        _check_doit_words(command, rest)
+    else:
+        stray = next((w for w in rest[1:] if w.startswith("-") and w != "-"), None)
+        if stray is not None:
+            raise UsageError(_not_an_option(stray, command))
+        if rest[1:]:
+            raise UsageError(f"cratefile {command} takes no words ({rest[1]!r})")
+    return opts, rest
 
 
-USAGE = """usage: cratefile [--manifest playlists.yaml] [--refresh] [--retry-failed] [--wait S] [doit options]
+def _check_not_a_verb(word: str) -> None:
+    """`cratefile export bogus`: the start of a verb with an unknown rest is a misuse, not a
+    task name for doit."""
+    usages = [f"cratefile {' '.join(verb.usage.split('   ', 1)[0].split())}"
+              for name, verb in _verbs().items() if name.split()[0] == word]
+    if usages:
+        raise UsageError(f"cratefile {word} what? ({'; '.join(usages)})")
+
+
+def _not_an_option(word: str, command: str) -> str:
+    flag = word.split("=", 1)[0]
+    if any(flag in flags for flags, _ in _OPTIONS.values()):
+        return f"{flag} is not an option of cratefile {command}"
+    return f"unknown option {flag}"
+
+
+def _check_doit_words(command: str, words: list[str]) -> None:
+    """Let doit's own parser judge the words meant for doit, before anything loads: doit would
+    answer a misuse with its internals ('Error parsing Command ... (parsing options: [...])')."""
+    if not words or words[:1] == ["--version"]:
+        return  # nothing to judge; doit answers --version
+    from doit.cmd_base import ModuleTaskLoader, get_loader
+    from doit.cmdparse import CmdParseError
+    from doit.doit_cmd import DoitMain
+
+    doit = DoitMain(ModuleTaskLoader({}))
+    commands = doit.get_cmds()
+    args = [w for w in words if w.startswith("-") or "=" not in w]  # NAME=VALUE: doit variables
+    if args and args[0] == command:
+        args = args[1:]
+    parser = commands.get_plugin(command)(
+        task_loader=get_loader(doit.config, doit.task_loader, commands), config=doit.config,
+        bin_name="cratefile", cmds=commands, opt_vals={}).cmdparser
+    try:
+        _, positional = parser.parse(args)
+    except CmdParseError as exc:
+        raise UsageError(_doit_complaint(str(exc), command, parser)) from None
+    # doit reads words after a task name as that task's options: our tasks have none
+    stray = next((w for w in positional if w.startswith("-") and w != "-"), None)
+    if stray is not None:
+        if parser.get_option(stray.split("=", 1)[0])[0] is not None:
+            raise UsageError(f"option {stray} must come before the task names")
+        raise UsageError(_not_an_option(stray, command))
+
+
+def _doit_complaint(text: str, command: str, parser: Any) -> str:
+    """doit's CmdParseError text as one line that shows none of doit's internals."""
+    found = re.search(r"option (-\S+) (not recognized|requires argument|must not have an "
+                      r"argument|not a unique prefix)", text)
+    if found:
+        flag, why = found.groups()
+        return {"not recognized": _not_an_option(flag, command),
+                "requires argument": f"option {flag} needs a value",
+                "must not have an argument": f"option {flag} takes no value",
+                "not a unique prefix": f"option {flag} is ambiguous: spell it out"}[why]
+    found = re.search(r"Error parsing parameter '(\w+)'", text)
+    if found:  # "... 'num_process' <class 'int'>.\n<why>" or "... 'reporter'. Provided 'x' but ..."
+        name = found.group(1)
+        head, _, tail = text.partition("\n")
+        detail = tail.strip() or head.split("'.", 1)[-1].strip()
+        option = next((o for o in parser.options if o.name == name), None)
+        flags = [f"-{option.short}", f"--{option.long}"] if option is not None else []
+        shown = "/".join(f for f in flags if f not in ("-", "--")) or name
+        return f"option {shown}: {' '.join(detail.split())}"
+    return " ".join(text.split(" (parsing options:", 1)[0].split())
+
+
+USAGE = """usage: cratefile [--refresh] [--retry-failed] [--wait S] [doit run options: -n N, -v 2, ...] [TASK...]
        cratefile status [--json]
        cratefile export rekordbox [-o FILE] [--format FMT]
        cratefile notion init-schema | dedupe [--dry-run] | unlock --stale
-       cratefile prune [--dry-run]    remove library files the manifest no longer asks for
+       cratefile prune [--dry-run] [--wait S]    remove library files the manifest no longer asks for
        cratefile list | info TASK | clean [TASK] | forget [TASK]   (doit's commands, per track)
+  -m, --manifest F every command: the manifest to read (default playlists.yaml)
   --refresh        re-read every playlist's source now, whatever its refresh interval
   --retry-failed   retry tracks that failed permanently (deleted, geo-blocked, ...) before their cool-off
   --wait S         wait up to S seconds for another run in this workspace to finish
 """
 
 
+EXIT_BROKEN_PIPE = 128 + signal.SIGPIPE  # what a shell reports for `cat big | head -1`
+
+
 def main(argv: list[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
-    if args[:1] in (["-h"], ["--help"]):
-        print(USAGE)
-        return EXIT_OK
-    verb, words, manifest_args = _sink_verb(args)
     try:
+        if "-h" in args or "--help" in args:
+            print(USAGE)
+            sys.stdout.flush()
+            return EXIT_OK
+        verb, words, manifest_args = _sink_verb(args)
         opts, rest = _our_options(args if verb is None else manifest_args)
-    except SystemExit:
-        return EXIT_USAGE
-    try:
-        if verb is not None:
-            return _run_verb(verb, words, manifest_args)
-        return _dispatch(opts, rest)
+        code = _run_verb(verb, words, manifest_args) if verb is not None else _dispatch(opts, rest)
+        sys.stdout.flush()  # here, where a reader that left can be handled
+        return code
+    except BrokenPipeError:  # `cratefile ... | head -1`: the reader has all it wanted
+        try:  # and the interpreter's last flush must not print a traceback either
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        except (OSError, ValueError):
+            pass
+        return EXIT_BROKEN_PIPE
     except ManifestError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except UsageError as exc:
-        print(f"error: {exc}\n{USAGE}", file=sys.stderr)
+        print(f"error: {exc} (see cratefile --help)", file=sys.stderr)
         return EXIT_USAGE
     except WorkspaceBusy as exc:
         print(f"busy: {exc}", file=sys.stderr)

@@ -378,6 +378,18 @@ class _Builder:
         library, cache = self.local_path(raw["library"]), self.local_path(raw["cache"])
         real_lib, real_cache = library.resolve(), cache.resolve()
         shown = {k: self.doc.show((k,), v) for k, v in raw.items()}
+        for key, folder in (("library", library), ("cache", cache)):
+            # the folder, or the nearest of its parents that exists, must be a folder: mkdir
+            # would fail on a file there, much later and with a traceback
+            blocker = next((p for p in (folder, *folder.parents) if os.path.lexists(p)), None)
+            if blocker is None or blocker.is_dir():
+                continue
+            hidden = (key,) in self.doc.from_env
+            at = "" if hidden else f" ({blocker})"
+            thing = "a broken symbolic link" if not blocker.exists() else "a file, not a folder"
+            what = f"{shown[key]} is {'' if blocker == folder else 'inside '}{thing}{at}"
+            self.bad((key,), what, f"{key}: is a folder, made if missing: move that file "
+                     "away, or give another path", key=self.doc.has((key,)))
         where = ("library",) if self.doc.has(("library",)) else ("cache",)
         fix = "keep them apart: the cache is build state, the library is what you keep"
         if real_lib == real_cache:

@@ -1,7 +1,9 @@
 """YAML documents that remember where every value came from, and messages that point into them.
 
 `load_yaml` parses with yaml's SafeLoader, rejects what SafeLoader lets through silently
-(duplicate keys, non-text keys, recursive aliases) and keeps a map from each YAML path
+(duplicate keys, non-text keys, recursive aliases, numbers that are infinite or NaN), bounds
+what a hostile file can cost (nesting deeper than MAX_DEPTH levels, aliases that repeat more
+than MAX_ALIASED values: a "billion laughs"), and keeps a map from each YAML path
 (`("playlists", 2, "formats", 0)`) to the line of its value and of its key.
 `schema_problems` checks a document against a JSON Schema and turns each jsonschema error
 into `<file>:<line> <yaml.path>: <what is wrong> (<what is allowed / how to fix>)`.
@@ -29,6 +31,12 @@ from cratefile.errors import ManifestError
 YamlPath = tuple[str | int, ...]
 
 _PLAIN_KEY = re.compile(r"[A-Za-z0-9_-]+")
+
+# A manifest needs a handful of levels and a few aliases; these bound a hostile or broken file
+# (5,000 nested brackets, an alias bomb) to an error in well under a second. Both count
+# aliases expanded, as every later stage sees the data.
+MAX_DEPTH = 100
+MAX_ALIASED = 1_000_000  # values that aliases repeat, in all
 
 
 def format_path(path: Iterable[str | int]) -> str:
@@ -136,6 +144,69 @@ def load_yaml(path: Path, display: str) -> Document:
     return parse_yaml(raw, display)
 
 
+class _TooBig(Exception):
+    """The document is nested too deep or its aliases repeat too much; raised while composing."""
+
+    def __init__(self, mark: yaml.Mark, what: str, fix: str) -> None:
+        super().__init__(what)
+        self.mark, self.what, self.fix = mark, what, fix
+
+
+class _BoundedLoader(yaml.SafeLoader):
+    """SafeLoader that stops at MAX_DEPTH levels and MAX_ALIASED values repeated by aliases.
+
+    It keeps, for each node composed, how many values it holds and how deep it goes with its
+    aliases expanded, so one alias costs what it stands for, not 1: nine nested lists of nine
+    aliases ("billion laughs") fail at the alias that crosses the bound, before anything walks
+    the 9**9 values. PyYAML's composer recurses once per level: the depth bound keeps it (and
+    `_walk`, and flatten_mapping on chains of merges) well inside Python's recursion limit.
+    """
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self._depth = 0
+        self._aliased = 0
+        self._extent: dict[int, tuple[int, int]] = {}  # id(node) -> (values, levels)
+
+    def _next_mark(self) -> yaml.Mark:
+        self.check_event()  # parses the next event into current_event
+        mark: yaml.Mark = self.current_event.start_mark
+        return mark
+
+    def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node | None:
+        if self.check_event(yaml.AliasEvent):
+            mark = self._next_mark()
+            node = super().compose_node(parent, index)
+            # an anchor still being composed is a recursive alias: _walk reports it
+            values, levels = self._extent.get(id(node), (1, 1))
+            self._aliased += values
+            if self._aliased > MAX_ALIASED:
+                raise _TooBig(mark, f"aliases repeat more than {MAX_ALIASED:,} values",
+                              "an alias bomb? write the values out, or use fewer aliases")
+            if self._depth + levels > MAX_DEPTH:
+                raise _TooBig(mark, f"this alias nests values more than {MAX_DEPTH} levels deep",
+                              "a manifest needs only a few levels")
+            return node
+        if self._depth >= MAX_DEPTH:
+            raise _TooBig(self._next_mark(),
+                          f"values are nested more than {MAX_DEPTH} levels deep",
+                          "a manifest needs only a few levels: check the brackets and indentation")
+        self._depth += 1
+        try:
+            node = super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+        if isinstance(node, yaml.SequenceNode):
+            children = [self._extent.get(id(n), (1, 1)) for n in node.value]
+        elif isinstance(node, yaml.MappingNode):
+            children = [self._extent.get(id(n), (1, 1)) for pair in node.value for n in pair]
+        else:
+            children = []
+        self._extent[id(node)] = (1 + sum(v for v, _ in children),
+                                  1 + max((lv for _, lv in children), default=0))
+        return node
+
+
 def parse_yaml(raw: bytes, display: str) -> Document:
     try:
         text = raw.decode("utf-8-sig")
@@ -150,12 +221,15 @@ def parse_yaml(raw: bytes, display: str) -> Document:
     problems: list[Problem] = []
     loader: yaml.SafeLoader | None = None
     try:
-        loader = yaml.SafeLoader(text)  # checks every character up front: may raise
+        loader = _BoundedLoader(text)  # checks every character up front: may raise
         node = loader.get_single_node()
         if node is not None:
             _walk(loader, node, (), doc, problems, set())
             raise_problems(problems)
             doc.data = loader.construct_document(node)
+    except _TooBig as exc:
+        msg = _render(display, exc.mark.line + 1, exc.mark.column + 1, (), exc.what, exc.fix)
+        raise ManifestError(msg) from None
     except yaml.MarkedYAMLError as exc:
         raise ManifestError(_syntax_message(display, text, exc)) from exc
     except yaml.reader.ReaderError as exc:
@@ -193,6 +267,39 @@ def _syntax_message(display: str, text: str, exc: yaml.MarkedYAMLError) -> str:
 
 
 _MERGE_TAG = "tag:yaml.org,2002:merge"
+_STR_TAG = "tag:yaml.org,2002:str"
+_KINDS = {"tag:yaml.org,2002:int": "number", "tag:yaml.org,2002:float": "number",
+          "tag:yaml.org,2002:timestamp": "date"}
+
+
+def _scalar_problem(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> tuple[str, str] | None:
+    """(what, fix) for a plain value no setting can use: .inf, .nan, 1.0e+999, 2024-02-30.
+
+    Constructing it here also caches it for construct_document, which would otherwise stop
+    at a bad date or a 5,000-digit number with a ValueError that names no line.
+    """
+    if node.tag == _STR_TAG:
+        return None
+    shown = node.value if len(node.value) <= 40 else f"{node.value[:20]}... ({len(node.value)} characters)"
+    quote = "or quote it if you mean text"
+    try:
+        value = loader.construct_object(node)
+    except yaml.YAMLError:
+        return None  # construct_document reports it with its position
+    except (ValueError, OverflowError):
+        kind = _KINDS.get(node.tag, "value")
+        if kind == "number":
+            return f"{shown} is too large a number", f"give a plain number, {quote}"
+        return f"{shown} is not a valid {kind}", f"give a real {kind}, {quote}"
+    if isinstance(value, float) and not math.isfinite(value):
+        return (f"{shown} is not a finite number",
+                f"no setting takes infinity or NaN: give a plain number, {quote}")
+    if isinstance(value, int) and not isinstance(value, bool):
+        try:
+            float(value)
+        except OverflowError:
+            return f"{shown} is too large a number", f"give a plain number, {quote}"
+    return None
 
 
 def _walk(loader: yaml.SafeLoader, node: yaml.Node, path: YamlPath, doc: Document,
@@ -205,7 +312,9 @@ def _walk(loader: yaml.SafeLoader, node: yaml.Node, path: YamlPath, doc: Documen
                                               "an alias refers to itself", "remove the loop")))
         return
     stack = stack | {id(node)}
-    if isinstance(node, yaml.MappingNode):
+    if isinstance(node, yaml.ScalarNode) and (bad := _scalar_problem(loader, node)):
+        problems.append(Problem(line, _render(doc.display, line, None, path, *bad)))
+    elif isinstance(node, yaml.MappingNode):
         seen: dict[Any, int] = {}
         for key_node, _ in node.value:
             if key_node.tag == _MERGE_TAG:
