@@ -26,9 +26,10 @@ from pathlib import Path
 import numpy as np
 
 from cratefile import synth
-from cratefile.analysis import key as keymod
+from cratefile.analysis import keyfind as keymod
 from cratefile.analysis.decode import ANALYSIS_SR, ArraySamples, decode_array
-from cratefile.analysis.key import MAJOR_NAMES, MINOR_NAMES, Key, key_chroma, key_from_chroma, parse_key
+from cratefile.analysis.key import MAJOR_NAMES, MINOR_NAMES, Key, parse_key
+from cratefile.analysis.keyfind import key_chroma, key_from_chroma
 from cratefile.analysis.tempo import fold_bpm
 from cratefile.analysis.track import analyze_signal
 from cratefile.proc import ffmpeg_exe, run

@@ -10,7 +10,7 @@ import numpy as np
 
 from cratefile.analysis import ALGO_VERSION
 from cratefile.analysis.decode import ANALYSIS_SR, ArraySamples, Samples, decoded, scan
-from cratefile.analysis.key import estimate_key
+from cratefile.analysis.keyfind import estimate_key
 from cratefile.analysis.tempo import estimate_tempo
 from cratefile.errors import Category, TrackFailure
 from cratefile.records import AnalysisOptions

@@ -1,0 +1,116 @@
+"""Key detection: a chroma vector from a long-window spectrum (0.74 s Hann at 11,025 Hz, so
+neighbouring semitones are resolved down to the bass), built from spectral peaks only (the
+broadband noise of drums is whitened away), tuned to the track's own reference pitch, then
+correlated with the 24 rotations of a key profile (key.PROFILES). The margin between the best
+and the second best correlation is the confidence. DEFAULT_PROFILE was chosen by measurement
+with bench/accuracy.py.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from cratefile.analysis.decode import Samples, frame_blocks
+from cratefile.analysis.key import DEFAULT_PROFILE, PROFILES, Key
+
+KEY_SR = 11025
+N_FFT = 8192  # 0.74 s at 11,025 Hz: 1.35 Hz bins resolve semitones from about 45 Hz up
+HOP = 4096
+F_MIN = 50.0
+F_MAX = 2500.0  # above this, upper partials add more confusion than information
+
+
+@dataclass(frozen=True)
+class KeyEstimate:
+    key: Key
+    confidence: float  # best correlation minus the second best
+    scores: tuple[float, ...]  # 24 correlations: majors C..B, then minors C..B
+    tuning_cents: float
+
+
+def _peak_spectrum(samples: Samples) -> tuple[np.ndarray, np.ndarray]:
+    """Mean magnitude of tonal peaks per bin between F_MIN and F_MAX, and the bin frequencies."""
+    freqs = np.fft.rfftfreq(N_FFT, 1.0 / samples.sr)
+    lo, hi = np.searchsorted(freqs, [F_MIN, F_MAX])
+    window = np.hanning(N_FFT).astype(np.float32)
+    acc = np.zeros(hi - lo, dtype=np.float64)
+    for frames in frame_blocks(samples, N_FFT, HOP, pad=0, per_block=64):
+        block = np.abs(np.fft.rfft(frames * window, axis=1))[:, lo - 1 : hi + 1]
+        mid = block[:, 1:-1]
+        # A peak is a local maximum clearly above its neighbourhood (about a third of an
+        # octave of bins); drums and noise are flat there and fall out.
+        is_peak = (mid >= block[:, :-2]) & (mid >= block[:, 2:])
+        smooth = _moving_mean(mid, 31)
+        keep = is_peak & (mid > 2.0 * smooth)
+        peaks = np.where(keep, mid - smooth, 0.0)
+        # Each frame counts alike whatever its loudness (a breakdown is as tonal as a drop).
+        norm = np.sqrt((peaks**2).sum(axis=1, keepdims=True)) + 1e-9
+        acc += (peaks / norm).sum(axis=0)
+    return acc, freqs[lo:hi]
+
+
+def _moving_mean(x: np.ndarray, width: int) -> np.ndarray:
+    pad = width // 2
+    padded = np.pad(x, ((0, 0), (pad, pad)), mode="edge")
+    csum = np.cumsum(padded, axis=1)
+    csum = np.concatenate([np.zeros((x.shape[0], 1)), csum], axis=1)
+    mean: np.ndarray = (csum[:, width:] - csum[:, :-width]) / width
+    return mean
+
+
+def _tuning_cents(spectrum: np.ndarray, freqs: np.ndarray) -> float:
+    """Deviation of the track's reference pitch from A = 440 Hz, in cents (-50..50)."""
+    midi = 12.0 * np.log2(freqs / 440.0) + 69.0
+    phase = 2.0 * np.pi * (midi - np.round(midi))
+    weight = spectrum**2
+    if weight.sum() <= 0:
+        return 0.0
+    angle = np.angle((weight * np.exp(1j * phase)).sum())
+    return float(angle / (2.0 * np.pi) * 100.0)
+
+
+def _chroma(spectrum: np.ndarray, freqs: np.ndarray, cents: float) -> np.ndarray:
+    midi = 12.0 * np.log2(freqs / 440.0) + 69.0 - cents / 100.0
+    nearest = np.round(midi)
+    dist = np.abs(midi - nearest)
+    weight = np.cos(np.pi * dist) ** 2  # 1 on the semitone, 0 half-way to the next
+    chroma = np.zeros(12)
+    np.add.at(chroma, nearest.astype(int) % 12, spectrum * weight)
+    return chroma
+
+
+def _correlations(chroma: np.ndarray, profile: str) -> np.ndarray:
+    major, minor = (np.asarray(p, dtype=float) for p in PROFILES[profile])
+    c = chroma - chroma.mean()
+    c /= np.linalg.norm(c) + 1e-12
+    scores = np.empty(24)
+    for mode, prof in enumerate((major, minor)):
+        p = prof - prof.mean()
+        p /= np.linalg.norm(p)
+        for tonic in range(12):
+            # chroma[tonic + i] against profile[i]
+            scores[mode * 12 + tonic] = float(np.dot(np.roll(c, -tonic), p))
+    return scores
+
+
+def key_chroma(samples: Samples) -> tuple[np.ndarray, float]:
+    """The 12-bin chroma (C first) of a mono signal and its tuning offset in cents."""
+    spectrum, freqs = _peak_spectrum(samples)
+    cents = _tuning_cents(spectrum, freqs)
+    return _chroma(spectrum, freqs, cents), cents
+
+
+def key_from_chroma(chroma: np.ndarray, profile: str = DEFAULT_PROFILE, cents: float = 0.0) -> KeyEstimate:
+    scores = _correlations(chroma, profile)
+    order = np.argsort(scores)[::-1]
+    best = int(order[0])
+    confidence = float(scores[order[0]] - scores[order[1]])
+    return KeyEstimate(Key(best % 12, best >= 12), confidence, tuple(float(s) for s in scores), cents)
+
+
+def estimate_key(samples: Samples, profile: str = DEFAULT_PROFILE) -> KeyEstimate:
+    """Key of a mono signal (sampled at KEY_SR, which the bins were sized for)."""
+    chroma, cents = key_chroma(samples)
+    return key_from_chroma(chroma, profile, cents)
