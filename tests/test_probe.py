@@ -92,6 +92,33 @@ def test_wav_has_exact_pcm_facts_and_carries_nothing(tmp_path: Path) -> None:
     assert sidecar.tags == {} and sidecar.artwork is None  # the folder sidecar lists only what is there
 
 
+def _riff_info(fields: dict[bytes, str]) -> bytes:
+    body = b"INFO"
+    for fid, text in fields.items():
+        raw = text.encode("utf-8") + b"\0"
+        body += fid + len(raw).to_bytes(4, "little") + raw + (b"\0" if len(raw) % 2 else b"")
+    return b"LIST" + len(body).to_bytes(4, "little") + body
+
+
+def test_riff_info_tags_of_a_wav_are_read(tmp_path: Path) -> None:
+    path = _encode(tmp_path / "e.wav", "-c:a", "pcm_s16le", seconds=1.0)
+    data = path.read_bytes()
+    info = _riff_info({b"INAM": "Night Drive", b"IART": "Kay & Ö", b"IPRD": "Crate", b"ICMT": "x"})
+    patched = data[:4] + (len(data) - 8 + len(info)).to_bytes(4, "little") + data[8:] + info
+    path.write_bytes(patched)
+    facts = probe.read(path)
+    assert (facts.title, facts.artist, facts.album) == ("Night Drive", "Kay & Ö", "Crate")
+    assert facts.duration == pytest.approx(1.0, abs=1e-3)  # the audio is untouched
+    (ref,) = folder.enumerate_folder(tmp_path)
+    assert (ref.title, ref.artist) == ("Night Drive", "Kay & Ö")
+
+
+def test_a_hostile_riff_chunk_list_ends(tmp_path: Path) -> None:
+    path = tmp_path / "h.wav"
+    path.write_bytes(b"RIFF\xff\xff\xff\xffWAVE" + b"LIST\xff\xff\xff\x7fINFO" + b"\0" * 64)
+    assert probe.riff_info(path) == {}
+
+
 def test_webm_opus_falls_back_to_ffmpeg(tmp_path: Path) -> None:
     path = _encode(tmp_path / "d.webm", "-c:a", "libopus", "-b:a", "96k", rate=48000)
 

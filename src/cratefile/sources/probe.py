@@ -57,6 +57,8 @@ def read(path: Path) -> AudioFacts:
     if audio is None or not getattr(audio, "info", None):
         raise TrackFailure(Category.UNREADABLE, f"{path.name}: not an audio file mutagen can read")
     info, tags = audio.info, audio.tags
+    # a WAV's RIFF INFO chunk (what most WAV taggers and DAWs write) fills what ID3 leaves out
+    riff = riff_info(path) if path.suffix.lower() in (".wav", ".wave") else {}
     return AudioFacts(
         duration=float(getattr(info, "length", 0.0) or 0.0),
         codec=_codec_name(info),
@@ -64,12 +66,59 @@ def read(path: Path) -> AudioFacts:
         sample_rate=getattr(info, "sample_rate", None) or None,
         channels=getattr(info, "channels", None) or None,
         bpm=_bpm(_tag(tags, "bpm")),
-        key=_tag(tags, "key"),
-        title=_tag(tags, "title"),
-        artist=_tag(tags, "artist"),
-        album=_tag(tags, "album"),
+        key=_tag(tags, "key") or riff.get("IKEY"),
+        title=_tag(tags, "title") or riff.get("INAM"),
+        artist=_tag(tags, "artist") or riff.get("IART"),
+        album=_tag(tags, "album") or riff.get("IPRD"),
         cover=_cover(audio),
     )
+
+
+_RIFF_FIELDS = frozenset({"INAM", "IART", "IPRD", "IGNR", "ICMT", "ICRD", "IKEY", "ITRK"})
+_RIFF_SCAN_LIMIT = 64  # chunks; a hostile file cannot make us walk forever
+
+
+def riff_info(path: Path) -> dict[str, str]:
+    """The text fields of a WAV's LIST/INFO chunk (INAM title, IART artist, IPRD album, ...)."""
+    found: dict[str, str] = {}
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(12)
+            if len(head) < 12 or head[:4] not in (b"RIFF", b"RF64") or head[8:12] != b"WAVE":
+                return found
+            for _ in range(_RIFF_SCAN_LIMIT):
+                chunk = fh.read(8)
+                if len(chunk) < 8:
+                    break
+                cid, size = chunk[:4], int.from_bytes(chunk[4:], "little")
+                if cid == b"LIST" and 4 <= size <= 1 << 20:
+                    body = fh.read(size)
+                    if body[:4] == b"INFO":
+                        found.update(_info_fields(body[4:]))
+                else:
+                    fh.seek(size + (size & 1), 1)
+    except OSError:
+        return found
+    return found
+
+
+def _info_fields(body: bytes) -> dict[str, str]:
+    out: dict[str, str] = {}
+    pos = 0
+    while pos + 8 <= len(body):
+        fid = body[pos:pos + 4].decode("ascii", "replace")
+        size = int.from_bytes(body[pos + 4:pos + 8], "little")
+        raw = body[pos + 8:pos + 8 + size]
+        pos += 8 + size + (size & 1)
+        if fid in _RIFF_FIELDS:
+            text = raw.split(b"\0", 1)[0]
+            try:
+                value = text.decode("utf-8").strip()
+            except UnicodeDecodeError:
+                value = text.decode("latin-1").strip()
+            if value:
+                out[fid] = value
+    return out
 
 
 def probe_audio(path: Path) -> AudioFacts:
