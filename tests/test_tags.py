@@ -77,7 +77,7 @@ FULL = TrackTags(
     album="Crate: Deep 🌊",
     grouping="Warm-up",
     bpm=127.5,
-    key="F#m",
+    musical_key="F#m",
     url="https://soundcloud.com/sigur/track-1?in=x",
     comment="Ça va — 🎉 comment",
     genre="Électronique",

@@ -67,7 +67,7 @@ class TrackTags:
     album: str | None = None
     grouping: str | None = None
     bpm: float | None = None
-    key: str | None = None
+    musical_key: str | None = None  # in the chosen notation: Am, 8A or 1m
     url: str | None = None
     comment: str | None = None
     genre: str | None = None
@@ -132,7 +132,7 @@ def _write_id3(path: Path, tags: TrackTags, artwork: bytes | None) -> None:
         (TALB, tags.album),
         (TIT1, tags.grouping),
         (TBPM, bpm_text(tags.bpm)),
-        (TKEY, tags.key),
+        (TKEY, tags.musical_key),
         (TCON, tags.genre),
         (TDRC, tags.year),  # turned into TYER (+TDAT) for v2.3 below
     ]
@@ -182,8 +182,8 @@ def _write_mp4(path: Path, tags: TrackTags, artwork: bytes | None) -> None:
     bpm = bpm_text(tags.bpm)
     if bpm is not None:
         atoms["tmpo"] = [min(int(bpm), MP4_TEMPO_MAX)]
-    if tags.key:
-        atoms[MP4_KEY] = [MP4FreeForm(tags.key.encode("utf-8"))]
+    if tags.musical_key:
+        atoms[MP4_KEY] = [MP4FreeForm(tags.musical_key.encode("utf-8"))]
     if tags.url:
         atoms[MP4_URL] = [MP4FreeForm(tags.url.encode("utf-8"))]
     if artwork is not None:
@@ -205,7 +205,7 @@ def _write_flac(path: Path, tags: TrackTags, artwork: bytes | None) -> None:
         ("ALBUM", tags.album),
         ("GROUPING", tags.grouping),
         ("BPM", bpm_text(tags.bpm)),
-        ("INITIALKEY", tags.key),
+        ("INITIALKEY", tags.musical_key),
         ("WEBSITE", tags.url),
         ("COMMENT", tags.comment),
         ("GENRE", tags.genre),

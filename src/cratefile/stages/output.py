@@ -43,7 +43,7 @@ def track_tags(layout_audio: Path, sidecar: Sidecar, analysis: AnalysisResult, *
         album=sidecar.album or album,
         grouping=grouping,
         bpm=analysis.bpm,
-        key=key_in_notation(musical_key, notation) if musical_key else None,
+        musical_key=key_in_notation(musical_key, notation) if musical_key else None,
         url=sidecar.url or None,
         genre=sidecar.genre,
         year=upload[:4] if len(upload) >= 4 else None,
