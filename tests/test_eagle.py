@@ -377,3 +377,13 @@ def test_default_page_is_200(fake: FakeEagle, tmp_path: Path) -> None:
 
 def test_application_info(fake: FakeEagle, client: EagleClient) -> None:
     assert client.application_info()["version"] == "4.0.0"
+
+
+def test_a_read_that_hits_a_5xx_is_retried_but_a_write_is_not(fake: FakeEagle, client: EagleClient) -> None:
+    fake.fail("folder/list", "busy", http_status=503)
+    assert client.folder_paths() == {}  # read again through the one retry path: answered
+    assert [r.endpoint for r in fake.requests].count("folder/list") == 2
+    fake.fail("folder/create", "busy", http_status=503)
+    with pytest.raises(CratefileError, match="folder/create"):
+        client.create_folder("X", None)
+    assert [r.endpoint for r in fake.requests].count("folder/create") == 1  # never sent twice

@@ -25,7 +25,7 @@ from typing import Any, Self
 import httpx
 
 from cratefile.errors import CratefileError
-from cratefile.net import make_client
+from cratefile.net import make_client, retrying
 
 DEFAULT_API_URL = "http://localhost:41595"
 
@@ -108,6 +108,20 @@ def ext_matches(item: Mapping[str, Any], ext: str | None) -> bool:
 # -- the API ---------------------------------------------------------------------------------
 
 
+READ_ATTEMPTS = 3
+
+
+def _transient_read(exc: BaseException) -> bool:
+    """A read worth sending again: a 5xx or a connection dropped mid-answer, never a refusal."""
+    if isinstance(exc, httpx.HTTPStatusError):
+        return exc.response.status_code >= 500
+    return isinstance(exc, httpx.ReadError | httpx.RemoteProtocolError)
+
+
+def _never(exc: BaseException) -> bool:
+    return False
+
+
 class EagleAPI:
     """Eagle's local API, one method per endpoint. Not locked: `EagleClient` serializes."""
 
@@ -122,9 +136,11 @@ class EagleAPI:
         self.api_url = api_url.rstrip("/")
         self.timeout = timeout
         self.page_size = page_size
-        # No retries and no rate limit: Eagle is a local app, and a refused connection means
-        # "not running", which retrying cannot fix. make_client always sets a transport, so
-        # proxies from the environment never capture localhost.
+        # No rate limit, and no retry of a refused connection: Eagle is a local app, and that
+        # means "not running", which retrying cannot fix. A read (GET) that hits a 5xx or a
+        # dropped connection is retried a little through the one retry path (net.retrying);
+        # writes are not (Eagle never deduplicates imports). make_client always sets a
+        # transport, so proxies from the environment never capture localhost.
         self._http = make_client(self.api_url + "/api/", timeout=timeout, transport=transport)
         self._index: dict[str, Item] | None = None  # whole library, when filters are ignored
         self._offset_counts_pages: bool | None = None
@@ -148,8 +164,17 @@ class EagleAPI:
         params: Mapping[str, Any] | None = None,
         body: Mapping[str, Any] | None = None,
     ) -> Any:
+        def send() -> httpx.Response:
+            answer = self._http.request(method, endpoint, params=params, json=body)
+            if method == "GET" and answer.status_code >= 500:
+                answer.raise_for_status()
+            return answer
+
         try:
-            response = self._http.request(method, endpoint, params=params, json=body)
+            response = retrying(send, is_transient=_transient_read if method == "GET" else _never,
+                                attempts=READ_ATTEMPTS, base_delay=0.2, max_delay=2.0)
+        except httpx.HTTPStatusError as exc:
+            raise EagleError(f"Eagle {endpoint}: HTTP {exc.response.status_code} after {READ_ATTEMPTS} tries") from exc
         except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
             raise EagleUnavailable(
                 f"Eagle is not running at {self.api_url}: start the app; "
