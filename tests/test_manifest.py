@@ -33,6 +33,7 @@ from cratefile.records import (
 )
 from cratefile.sinks.eagle import EagleConfig
 from cratefile.sinks.notion.config import NotionConfig, notion_database_id
+from cratefile.sources import SOURCES
 from cratefile.yamlpos import Problem, raise_problems
 
 SC_SECRET = "SC-SECRET-7f3a9c"
@@ -314,15 +315,18 @@ playlists:
 
 def test_unknown_top_level_key(tmp_path: Path) -> None:
     msg = error(tmp_path, ONE + "fromats: [wav]\n")
+    allowed = ", ".join(sorted(manifest_schema()["properties"]))  # the core's, the sinks' and the kinds' sections
+    assert {"analysis", "cache", "download", "eagle", "formats", "library", "notion", "playlists", "rekordbox",
+            "retry"} <= set(allowed.split(", "))
     assert msg == ("playlists.yaml:4 fromats: unknown key 'fromats' (did you mean 'formats'? "
-                   "allowed keys: analysis, cache, download, eagle, formats, library, notion, "
-                   "playlists, rekordbox, retry)")
+                   f"allowed keys: {allowed})")
 
 
 def test_unknown_playlist_key_suggests_the_closest(tmp_path: Path) -> None:
     msg = error(tmp_path, ONE + "    refrsh: 1h\n")
     assert msg.startswith("playlists.yaml:4 playlists[0].refrsh: unknown key 'refrsh' "
-                          "(did you mean 'refresh'? allowed keys: bpm_range, folder, formats,")
+                          "(did you mean 'refresh'? allowed keys: bpm_range, ")
+    assert {"folder", "formats", "url", "notion", "name"} <= set(msg.split("allowed keys: ")[1].rstrip(")").split(", "))
 
 
 def test_unknown_format(tmp_path: Path) -> None:
@@ -395,7 +399,9 @@ def test_both_folder_and_url(tmp_path: Path) -> None:
 
 def test_neither_folder_nor_url(tmp_path: Path) -> None:
     msg = error(tmp_path, ONE + "  - name: B\n    refresh: 1h\n")
-    assert msg == "playlists.yaml:4 playlists[1]: needs folder: or url: or notion: (give exactly one of them)"
+    kinds = " or ".join(f"{kind}:" for kind in SOURCES)  # every registered source kind, in registry order
+    assert kinds.startswith("folder: or url: or notion:")
+    assert msg == f"playlists.yaml:4 playlists[1]: needs {kinds} (give exactly one of them)"
 
 
 def test_a_missing_folder_is_not_a_manifest_error_but_a_file_is(tmp_path: Path) -> None:
