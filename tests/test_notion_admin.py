@@ -222,3 +222,77 @@ def test_a_late_writer_cannot_steal_a_verified_lock(fake: FakeNotion) -> None:
         t.join()
     assert len(winners) == 1
     assert len([r for r in fake.requests if r.method == "PATCH"]) == 2  # both really competed
+
+
+# ---- claims: the lock plus a look at the page (several machines, one queue) -------------------
+def _page_requests(fake: FakeNotion) -> list[str]:
+    return [f"{r.method} {r.path.split('/')[2]}" for r in fake.requests]
+
+
+def test_a_page_built_elsewhere_is_claimed_as_built_and_never_locked(fake: FakeNotion) -> None:
+    done = fake.seed_page({"Title": "done", "SoundCloud URL": URL, "Downloaded": True})
+    done_locked = fake.seed_page({"Title": "done, lock not released yet", "Downloaded": True,
+                                  "Processing Lock": f"4242:other:{'b' * 32}:{int(time.time())}"})
+    owner = LockOwner.current()
+    with mirror(fake) as m:
+        m.check_schema()
+        fake.clear_log()
+        assert m.claim_page(done, owner) == "built"
+        assert _page_requests(fake) == ["GET pages"]  # one look, no lock written
+        assert m.claim_page(done_locked, owner) == "built"  # done is done, whoever still holds it
+        assert fake.value(done, "Processing Lock") == ""
+        fake.clear_log()
+        # a page this machine built itself (its catalog has the files): a rebuild, locked as usual
+        assert m.claim_page(done, owner, check_built=False) == "held"
+        assert owner.holds(parse_lock(fake.value(done, "Processing Lock")))
+
+
+def test_a_free_page_is_locked_and_re_read_once(fake: FakeNotion) -> None:
+    todo = fake.seed_page({"Title": "todo", "SoundCloud URL": URL, "Downloaded": False})
+    owner = LockOwner.current()
+    with mirror(fake) as m:
+        m.check_schema()
+        fake.clear_log()
+        assert m.claim_page(todo, owner) == "held"
+        # read, write our token, and after the settle one GET: the token is ours, the page still to do
+        assert _page_requests(fake) == ["GET pages", "PATCH pages", "GET pages"]
+        other = LockOwner.current()
+        assert m.claim_page(todo, other) == "locked"
+
+
+def test_a_page_built_while_the_lock_settles_is_let_go(fake: FakeNotion) -> None:
+    """A builder whose lock had gone stale finishes the page between our write and our re-read:
+    the re-read sees it built, and the lock we just took is cleared at once."""
+    from cratefile.sinks.notion.api import NotionApi
+    from cratefile.sinks.notion.lock import PageLocks
+
+    page = fake.seed_page({"Title": "raced", "SoundCloud URL": URL,
+                           "Processing Lock": f"4242:other:{'c' * 32}:{int(time.time() - 7200)}"})
+    owner = LockOwner.current()
+    with mirror(fake) as m:
+        report = m.check_schema()
+    api = NotionApi(fake.config(), limiter=RateLimiter(2000.0, burst=50), tuning=FAST)
+    try:
+        def built_meanwhile(_seconds: float) -> None:
+            fake.set_values(page, {"Downloaded": True, "WAV/AIFF/M4A File Path": "/x.wav"})
+
+        locks = PageLocks(api, report, FAST, sleep=built_meanwhile)
+        fake.clear_log()
+        assert locks.claim(page, owner, report.built) == "built"
+        assert _page_requests(fake) == ["GET pages", "PATCH pages", "GET pages", "PATCH pages"]
+        assert fake.value(page, "Processing Lock") == ""  # let go: nothing to build
+    finally:
+        api.close()
+
+
+def test_without_a_downloaded_property_file_paths_say_built() -> None:
+    from fakes.notion import MUSIC_TRACKS
+
+    props = {n: t for n, t in MUSIC_TRACKS.items() if n != "Downloaded"}
+    with FakeNotion(properties=props) as fake:
+        done = fake.seed_page({"Title": "d", "SoundCloud URL": URL, "WAV/AIFF/M4A File Path": "/lib/wav/d.wav"})
+        todo = fake.seed_page({"Title": "t", "SoundCloud URL": URL})
+        with NotionMirror(fake.config((("downloaded", ""),)), limiter=RateLimiter(2000.0, burst=50),
+                          tuning=FAST) as m:
+            assert m.claim_page(done, LockOwner.current()) == "built"
+            assert m.claim_page(todo, LockOwner.current()) == "held"

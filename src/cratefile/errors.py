@@ -72,6 +72,7 @@ class Category(str, enum.Enum):  # noqa: UP042 - StrEnum would change str()/form
     ANALYSIS_FAILED = "analysis_failed"
     PUBLISH_FAILED = "publish_failed"
     LOCKED_ELSEWHERE = "locked_elsewhere"  # another machine is building this Notion page
+    BUILT_ELSEWHERE = "built_elsewhere"  # another machine built this Notion page's track already
     INTERNAL = "internal_error"  # a bug in cratefile: logged with its traceback, retried next run
     ENVIRONMENT = "environment"  # the machine's trouble (a missing tool): stops the run, never recorded
 
@@ -79,6 +80,12 @@ class Category(str, enum.Enum):  # noqa: UP042 - StrEnum would change str()/form
     def permanent(self) -> bool:
         """Permanent failures wait for a cool-off (or --retry-failed); the others retry next run."""
         return self in _PERMANENT
+
+    @property
+    def elsewhere(self) -> bool:
+        """Another machine has the track (building it, or built): not a failure of this run;
+        counted apart in the report, no effect on the exit code."""
+        return self in _ELSEWHERE
 
 
 _PERMANENT = frozenset(
@@ -93,6 +100,9 @@ _PERMANENT = frozenset(
         Category.ANALYSIS_FAILED,  # no decodable audio in the source: unreadable input
     }
 )
+
+
+_ELSEWHERE = frozenset({Category.LOCKED_ELSEWHERE, Category.BUILT_ELSEWHERE})
 
 
 class TrackFailure(CratefileError):

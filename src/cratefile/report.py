@@ -1,7 +1,10 @@
 """The run report: cache/reports/latest.json (and a timestamped copy), and its summary lines.
 
 Per playlist: tracks total, built now, already up to date, failed in this run (key, stage,
-category, message), held back (permanent failures waiting for their cool-off), pending.
+category, message), held back (permanent failures waiting for their cool-off), pending, and
+`elsewhere`: tracks another machine sharing the Notion queue is building (`locked`, retried
+next run) or has built (`built`). Those are not failures: `failed_count` (the exit code)
+leaves them out, and one summary line counts them for the whole run.
 """
 
 from __future__ import annotations
@@ -14,18 +17,26 @@ from typing import Any
 
 from cratefile.atomic import write_json
 from cratefile.context import RunContext
+from cratefile.errors import Category
 from cratefile.plan import held_back, ref_inputs
 from cratefile.records import stem_of, task_track_stem
 from cratefile.snapshots import read_snapshot
+
+# category -> its name under a playlist's `elsewhere`
+ELSEWHERE = {Category.LOCKED_ELSEWHERE.value: "locked", Category.BUILT_ELSEWHERE.value: "built"}
 
 
 def build_report(ctx: RunContext, executed: list[str], *, interrupted: bool, errors: list[str]) -> dict[str, Any]:
     touched = {s for s in (task_track_stem(n) for n in executed) if s}
     failed_now: dict[str, dict[str, Any]] = {}
+    elsewhere_now: dict[str, str] = {}  # key -> "locked" | "built"
     for o in ctx.outcomes:
-        if not o.ok:
-            failed_now.setdefault(o.key, {"key": o.key, "stage": o.stage, "category": o.category,
-                                          "message": o.message})
+        if o.ok or o.key in failed_now or o.key in elsewhere_now:
+            continue
+        if o.category in ELSEWHERE:
+            elsewhere_now[o.key] = ELSEWHERE[o.category]
+        else:
+            failed_now[o.key] = {"key": o.key, "stage": o.stage, "category": o.category, "message": o.message}
     failures = ctx.catalog.failures()
     files: dict[str, dict[str, str]] = {}
     for (key, fmt), path in ctx.catalog.file_paths().items():
@@ -35,7 +46,8 @@ def build_report(ctx: RunContext, executed: list[str], *, interrupted: bool, err
         snap = read_snapshot(ctx.layout.snapshot(p.slug))
         tracks = snap.tracks if snap else ()
         entry: dict[str, Any] = {"name": p.name, "slug": p.slug, "total": len(tracks), "built_now": 0,
-                                 "up_to_date": 0, "failed": [], "held_back": [], "pending": 0}
+                                 "up_to_date": 0, "failed": [], "held_back": [], "pending": 0,
+                                 "elsewhere": {"locked": 0, "built": 0}}
         if p.slug in ctx.playlist_errors:
             entry["fetch_error"] = ctx.playlist_errors[p.slug]
         for ref in tracks:
@@ -43,6 +55,8 @@ def build_report(ctx: RunContext, executed: list[str], *, interrupted: bool, err
             built = all(fmt in have and os.path.exists(have[fmt]) for fmt in p.formats)
             if ref.key in failed_now:
                 entry["failed"].append({**failed_now[ref.key], "title": ref.title})
+            elif ref.key in elsewhere_now:
+                entry["elsewhere"][elsewhere_now[ref.key]] += 1
             elif built:
                 entry["built_now" if stem_of(ref.key) in touched else "up_to_date"] += 1
             elif held_back(failures.get(ref.key), time.time(), ctx.manifest.retry.cool_off_hours, False,
@@ -61,6 +75,7 @@ def build_report(ctx: RunContext, executed: list[str], *, interrupted: bool, err
         "tasks_executed": len(executed),
         "errors": errors,
         "playlists": playlists,
+        "elsewhere": {kind: sum(1 for k in elsewhere_now.values() if k == kind) for kind in ("locked", "built")},
     }
 
 
@@ -79,6 +94,18 @@ def failed_count(report: dict[str, Any]) -> int:
     return sum(len(p["failed"]) + (1 if "fetch_error" in p else 0) for p in report["playlists"])
 
 
+def _elsewhere_lines(elsewhere: dict[str, int]) -> list[str]:
+    """One line for the run: the tracks left to other machines (each counted once)."""
+    locked, built = elsewhere.get("locked", 0), elsewhere.get("built", 0)
+    parts = []
+    if locked:
+        parts.append(f"{locked} track{'' if locked == 1 else 's'} being built by another machine (retried next run)")
+    if built:
+        count = str(built) if locked else f"{built} track{'' if built == 1 else 's'}"
+        parts.append(f"{count} built by another machine (not downloaded here)")
+    return ["Notion queue: " + ", ".join(parts) + "; not failures"] if parts else []
+
+
 def summary_lines(report: dict[str, Any]) -> list[str]:
     lines = []
     for p in report["playlists"]:
@@ -89,12 +116,18 @@ def summary_lines(report: dict[str, Any]) -> list[str]:
             parts.append(f"{len(p['held_back'])} failed earlier (not retried yet)")
         if p["pending"]:
             parts.append(f"{p['pending']} pending")
+        elsewhere = p.get("elsewhere") or {}
+        if elsewhere.get("locked"):
+            parts.append(f"{elsewhere['locked']} being built by another machine")
+        if elsewhere.get("built"):
+            parts.append(f"{elsewhere['built']} built by another machine")
         lines.append(f"{p['name']}: " + ", ".join(parts))
         if "fetch_error" in p:
             lines.append(f"  playlist not refreshed: {p['fetch_error']}")
         for f in p["failed"]:
             what = f"{f['title']!r} ({f['key']})" if f.get("title") else f["key"]
             lines.append(f"  failed {what} at {f['stage']}: {f['category']}: {f['message']}")
+    lines += _elsewhere_lines(report.get("elsewhere") or {})
     lines += [f"error: {e}" for e in report["errors"]]
     lines += [f"note: {n}" for n in report.get("notes", [])]
     lines.append(f"{report['tasks_executed']} tasks ran in {report['duration_s']:.1f} s")

@@ -254,6 +254,13 @@ class FakeNotion(LoopbackServer):
                 page.created_time = created_time
             return page.id
 
+    def set_values(self, page_id: str, values: Mapping[str, Any]) -> None:
+        """Change a page directly (no request), as another machine or a person would."""
+        with self._lock:
+            page = self._find_page(page_id)
+            page.props.update({name: self._simple_to_value(name, v) for name, v in values.items()})
+            page.last_edited_time = _now_iso(False)
+
     def live_pages(self) -> list[dict[str, Any]]:
         """Every page not in the trash, hidden or not, as the API would render it."""
         with self._lock:

@@ -51,6 +51,7 @@ class NotionSource(SourceBase):
 
     def enumerate(self, run: RunContext, playlist: Playlist) -> Listing:
         from cratefile.sinks.notion.mirror import NotionMirror, PendingFilter
+        from cratefile.sinks.notion.step import tell_schema
         from cratefile.sources import ytdlp
 
         config = run.manifest.sink("notion")
@@ -61,6 +62,7 @@ class NotionSource(SourceBase):
         with NotionMirror(config) as mirror:
             # the schema's enum above: one of PendingFilter's values
             pages = mirror.pending_pages(cast(PendingFilter, playlist.source.location))
+            tell_schema(run, mirror.schema())  # e.g. which properties were matched by name
         for page in pages:
             if page.source_url in known:
                 continue

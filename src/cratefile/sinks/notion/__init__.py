@@ -1,9 +1,13 @@
 """The Notion sink: mirror every track into a "Music Tracks" database, and share it as a work queue.
 
-- `notion: {database, token_env, properties, api_url}` (config.py); one task `notion:sync`
-  per run (step.py), up to date while the tracks' Notion values are the ones last synced.
+- `notion: {database, token_env, properties, api_url, local_files}` (config.py); one task
+  `notion:sync` per run (step.py), up to date while the tracks' Notion values are the ones
+  last synced. Every track gets a page: URL tracks, and local files by their file URI
+  (`local_files: false` leaves them out). Properties the manifest does not name are found by
+  their common names when the defaults are missing (schema.py `auto_map`; the run notes it).
 - hooks: a processing lock on the track's page before its download, released at the end of
-  the run (hold.py), so several machines can build from one database.
+  the run (hold.py), so several machines can build from one database; a page another machine
+  holds or has built is left to it (`locked_elsewhere` / `built_elsewhere`: not failures).
 - verbs: `cratefile notion init-schema | dedupe [--dry-run] | unlock --stale`.
 - the HTTP side: api.py (notion-client), mirror.py, sync.py, schema.py, values.py, lock.py,
   dedupe.py. The `notion:` source kind (sources/notion.py) reads pages through mirror.py.

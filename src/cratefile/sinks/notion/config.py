@@ -1,4 +1,4 @@
-"""The Notion sink's manifest section: `notion: {database, token_env, api_url, properties}`."""
+"""The Notion sink's manifest section: `notion: {database, token_env, api_url, properties, local_files}`."""
 
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ class NotionConfig:
     token: str | None = field(default=None, repr=False, compare=False)
     api_url: str = "https://api.notion.com"
     properties: tuple[tuple[str, str], ...] = ()  # (our field, user's property name)
+    local_files: bool = True  # mirror local-folder tracks too (keyed by their file URI)
 
 
 def notion_database_id(value: str) -> str | None:
@@ -64,4 +65,5 @@ def parse_notion(section: Any, reader: ManifestReader) -> NotionConfig:
         token=token,
         api_url=section.get("api_url", "https://api.notion.com").rstrip("/"),
         properties=tuple(sorted(properties.items())),
+        local_files=bool(section.get("local_files", True)),
     )

@@ -6,6 +6,11 @@ seconds, re-read, and own the page only if our token is still there. It is safe 
 every contender's read-to-write gap is under `settle`; each contender measures its own gap
 (from sending the read to the write's answer) and backs off when it was longer, leaving its
 token to expire rather than clearing a lock another builder may now rely on.
+
+`claim` is what a build uses: the lock plus a look at the page itself, so a page another
+machine built already (it says so: Downloaded, file paths) is neither locked nor built again.
+The page is looked at when it is first read and again once the lock is ours: the verifying
+read is that re-read, one GET of the page after our token was written.
 """
 
 from __future__ import annotations
@@ -15,14 +20,17 @@ import os
 import socket
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Any, Literal
 
 from cratefile.sinks.notion.api import NotionApi, NotionTuning
 from cratefile.sinks.notion.schema import SchemaReport
 from cratefile.sinks.notion.values import decode, encode
 
 log = logging.getLogger(__name__)
+
+Claim = Literal["held", "locked", "built"]  # ours now / another builder's / done already
 
 
 @dataclass(frozen=True)
@@ -90,8 +98,10 @@ class PageLocks:
         return lock is None or self.clock() - lock.timestamp > limit
 
     def _read(self, page_id: str) -> str:
+        return self._lock_text(self.api.retrieve_page(page_id))
+
+    def _lock_text(self, page: Mapping[str, Any]) -> str:
         assert self.prop is not None
-        page = self.api.retrieve_page(page_id)
         return decode((page.get("properties") or {}).get(self.prop)) or ""
 
     def _write(self, page_id: str, text: str) -> None:
@@ -100,27 +110,46 @@ class PageLocks:
                              sent={self.prop: text})
 
     def acquire(self, page_id: str, owner: LockOwner) -> bool:
-        if self.prop is None:
-            return True  # locking is off; check_schema said so once
+        return self.claim(page_id, owner) == "held"
+
+    def claim(self, page_id: str, owner: LockOwner,
+              built: Callable[[Mapping[str, Any]], bool] | None = None) -> Claim:
+        """Take the page's lock unless another builder holds it ("locked") or, with `built`,
+        the page says its track is built already ("built": no lock is left behind). Without
+        a lock property only `built` is looked at (one GET; none without `built`)."""
+        if self.prop is None:  # locking is off; check_schema said so once
+            if built is not None and built(self.api.retrieve_page(page_id)):
+                return "built"
+            return "held"
         settle = self.tuning.lock_settle
         started = time.monotonic()
-        current = self._read(page_id)
+        page = self.api.retrieve_page(page_id)
+        if built is not None and built(page):
+            return "built"  # done elsewhere, whoever holds it: nothing to lock
+        current = self._lock_text(page)
         held = parse_lock(current)
         if current and not owner.holds(held) and not self.is_stale(held):
-            return False
+            return "locked"
         mine = owner.stamp(self.clock())
         self._write(page_id, mine)
         if owner.holds(held):
-            return True  # a refresh of our own lock: nobody else can be inside
+            return "held"  # a refresh of our own lock: nobody else can be inside
         gap = time.monotonic() - started
         if gap > settle:
             # Another builder may have verified its own token in the meantime and we may just
             # have overwritten it: do not enter, and leave our token to go stale.
             log.warning("notion lock on %s: read-to-write took %.1fs (> %.1fs); skipping the page",
                         page_id, gap, settle)
-            return False
+            return "locked"
         self.sleep(settle)
-        return self._read(page_id) == mine
+        page = self.api.retrieve_page(page_id)  # the re-read: is the token ours, is the page still to do?
+        if self._lock_text(page) != mine:
+            return "locked"
+        if built is not None and built(page):
+            # built while we waited (a builder whose lock had gone stale): let go at once
+            self._write(page_id, "")
+            return "built"
+        return "held"
 
     def release(self, page_id: str, owner: LockOwner) -> bool:
         """Clear the lock if it is ours; True if it was."""

@@ -25,7 +25,7 @@ from cratefile.sinks.notion.api import (
 )
 from cratefile.sinks.notion.config import NotionConfig
 from cratefile.sinks.notion.dedupe import DedupeGroup, run_dedupe
-from cratefile.sinks.notion.lock import LockOwner, PageLocks
+from cratefile.sinks.notion.lock import Claim, LockOwner, PageLocks
 from cratefile.sinks.notion.schema import (
     NotionSchemaError,
     SchemaReport,
@@ -37,6 +37,7 @@ from cratefile.sinks.notion.sync import Syncer, SyncStats, created_order
 from cratefile.sinks.notion.values import NotionTrack, decode, normalize_url
 
 __all__ = [
+    "Claim",
     "DedupeGroup",
     "LockOwner",
     "NotionMirror",
@@ -107,7 +108,9 @@ class NotionMirror:
             log.info("notion: database has %d data sources; using the first (%s)",
                      len(sources), sources[0].get("name") or sources[0]["id"])
         data_source = self._api.retrieve_data_source(sources[0]["id"])
-        return read_report(str(database.get("id", self.config.database)), data_source, self._map)
+        explicit = {our_field for our_field, _name in self.config.properties}
+        return read_report(str(database.get("id", self.config.database)), data_source, self._map,
+                           explicit=explicit)
 
     def check_schema(self) -> SchemaReport:
         """Read the schema once; raise NotionSchemaError naming every misfit property."""
@@ -139,6 +142,10 @@ class NotionMirror:
 
     def _schema(self) -> SchemaReport:
         return self._report if self._report is not None else self.check_schema()
+
+    def schema(self) -> SchemaReport:
+        """The schema report, read (and checked) once per mirror."""
+        return self._schema()
 
     # ---- mirror ----------------------------------------------------------------------------
     def sync(self, tracks: Sequence[NotionTrack], *, on_page_id: Callable[[str, str], None]) -> SyncStats:
@@ -196,6 +203,15 @@ class NotionMirror:
     def acquire_lock(self, page_id: str, owner: LockOwner) -> bool:
         """True if `owner` now holds the page (always True when locking is off)."""
         return self._locks().acquire(page_id, owner)
+
+    def claim_page(self, page_id: str, owner: LockOwner, *, check_built: bool = True) -> Claim:
+        """Before building a page's track: "held" (the lock is ours, or locking is off),
+        "locked" (another builder holds it) or "built" (the page says its track is built:
+        Downloaded checked, or file paths when there is no Downloaded property). The page is
+        read first and re-read once the lock is ours; a page found built is not left locked.
+        `check_built=False` for a track this machine built before (its own page says built)."""
+        report = self._schema()
+        return self._locks().claim(page_id, owner, report.built if check_built else None)
 
     def release_lock(self, page_id: str, owner: LockOwner) -> bool:
         return self._locks().release(page_id, owner)

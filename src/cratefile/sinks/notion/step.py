@@ -5,6 +5,11 @@ digest is the task's `uptodate`, so a run that changed nothing sends no request 
 Page ids are written to the catalog the moment Notion creates them (no duplicate pages
 after a crash). A configuration problem (schema mismatch, validation error) fails the
 step with Notion's message and the build's results stand.
+
+Every track is mirrored: URL tracks by their URL, local files (folder playlists) by their
+file URI unless `notion: {local_files: false}`. A track another machine is building or has
+built (`locked_elsewhere` / `built_elsewhere`, hold.py) is left out: its page is that
+machine's to write, and this one would only say "not downloaded" over it.
 """
 
 from __future__ import annotations
@@ -18,19 +23,49 @@ from typing import Any
 from cratefile.actions import action
 from cratefile.analysis.key import key_in_notation
 from cratefile.context import RunContext
-from cratefile.errors import CatalogError, SinkError
+from cratefile.errors import CatalogError, Category, SinkError
+
+
+def _elsewhere(row: Mapping[str, Any]) -> bool:
+    """Did this run (or the last one that tried) leave the track to another machine?"""
+    if row.get("status") != "failed":
+        return False
+    try:
+        return Category(row.get("error_category") or "").elsewhere
+    except ValueError:
+        return False
+
+
+def tell_schema(ctx: RunContext, report: Any) -> None:
+    """Say once per run what the run should know about the database's schema."""
+    note = report.mapping_note()
+    if note:
+        ctx.note(note)
+    if not report.locking:
+        ctx.note("Notion: processing locks are off (the database has no lock property); "
+                 "`cratefile notion init-schema` adds it")
 
 
 def notion_tracks(ctx: RunContext, claims: Mapping[str, Any]) -> list[Any]:
-    """NotionTrack records of the manifest's URL tracks (local files have no page)."""
+    """NotionTrack records of the manifest's tracks: URL tracks, and local files (keyed by
+    their file URI) unless `local_files: false`. Tracks of other URL schemes have no page."""
     from cratefile.sinks.notion.mirror import NotionTrack
 
+    config = ctx.manifest.sink("notion")
+    local_files = getattr(config, "local_files", True)
     catalog = ctx.catalog
     out = []
     for key, claim in claims.items():
         row = catalog.track(key) or {}
         url = row.get("url") or claim.ref.url
-        if not url or not url.startswith(("http://", "https://")):
+        if not url:
+            continue
+        if url.startswith("file:"):
+            if not local_files:
+                continue
+        elif not url.startswith(("http://", "https://")):
+            continue
+        if _elsewhere(row):
             continue
         files = {fmt: path for fmt, path in catalog.files_of(key).items() if os.path.exists(path)}
         downloaded = all(fmt in files for fmt in claim.formats)
@@ -59,10 +94,7 @@ def run_notion(ctx: RunContext, name: str, tracks: Iterable[Any]) -> None:
     catalog = ctx.catalog
     try:
         with NotionMirror(config) as mirror:
-            schema = mirror.check_schema()
-            if not schema.locking:
-                ctx.note("Notion: processing locks are off (the database has no lock property); "
-                         "`cratefile notion init-schema` adds it")
+            tell_schema(ctx, mirror.check_schema())
             stats = mirror.sync(list(tracks),
                                 on_page_id=lambda key, page_id: catalog.upsert_track(key, notion_page_id=page_id))
     except CatalogError as exc:  # Notion's answer, not our catalog: the sink failed this run
