@@ -9,6 +9,7 @@ class implementing `Source`, and add one line below.
 from __future__ import annotations
 
 from cratefile.sources.base import Listing, ManifestReader, Source
+from cratefile.sources.discogs import DiscogsSource
 from cratefile.sources.folder import FolderSource
 from cratefile.sources.notion import NotionSource
 from cratefile.sources.url import UrlSource
@@ -17,6 +18,7 @@ SOURCES: dict[str, Source] = {
     "folder": FolderSource(),
     "url": UrlSource(),
     "notion": NotionSource(),
+    "discogs": DiscogsSource(),
 }
 
 __all__ = ["SOURCES", "Listing", "ManifestReader", "Source"]
