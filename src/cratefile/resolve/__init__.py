@@ -19,7 +19,14 @@ confidence, when, how), so a rerun makes no search; pins in the manifest always 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
+
+from cratefile.errors import SourceError
+from cratefile.records import Playlist
+
+if TYPE_CHECKING:  # sources import this module: no import of cratefile.sources at load
+    from cratefile.context import RunContext
+    from cratefile.sources.base import Listing
 
 DecisionStatus = Literal["matched", "pinned", "review", "unmatched"]
 
@@ -81,3 +88,15 @@ class Decision:
     decided_at: float = 0.0
     how: str = "search"  # search | pin | review
     candidates: tuple[Candidate, ...] = field(default=(), hash=False)  # best few, for review
+
+
+def resolve_listing(run: RunContext, playlist: Playlist, wanted: list[Wanted]) -> Listing:
+    """The playlist's upload refs for `wanted`, matched by search.
+
+    NOT BUILT YET: the search, scoring, lockfile and review queue of resolution are still to
+    come. Until then a Spotify or Discogs playlist fails alone, with this message, instead of
+    downloading anything it could not prove to be the right recording."""
+    raise SourceError(
+        f"{len(wanted)} tracks listed, but matching them to SoundCloud uploads is not built yet in this "
+        "version of cratefile: nothing is downloaded for this playlist (no guessing)"
+    )
