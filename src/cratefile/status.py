@@ -8,9 +8,18 @@ import time
 from typing import Any
 
 from cratefile.catalog.sqlite import Catalog
+from cratefile.errors import Category
 from cratefile.layout import Layout
 from cratefile.plan import held_back
 from cratefile.records import Manifest
+
+
+def _elsewhere(category: Any) -> bool:
+    """Held or built by another machine sharing the Notion queue: pending here, not failed."""
+    try:
+        return Category(category).elsewhere
+    except ValueError:
+        return False
 
 
 def collect(manifest: Manifest) -> dict[str, Any]:
@@ -32,7 +41,7 @@ def collect(manifest: Manifest) -> dict[str, Any]:
                 built = all(fmt in files and os.path.exists(files[fmt]) for fmt in p.formats)
                 if built:
                     state = "built"
-                elif row.get("status") == "failed":
+                elif row.get("status") == "failed" and not _elsewhere(row.get("error_category")):
                     state = "failed"
                 else:
                     state = "pending"
