@@ -22,7 +22,7 @@ def _methods(protocol: type) -> set[str]:
 
 
 def test_registries_list_the_kinds() -> None:
-    assert sorted(sources.SOURCES) == ["discogs", "folder", "notion", "url"]
+    assert sorted(sources.SOURCES) == ["discogs", "folder", "notion", "spotify", "url"]
     assert sorted(sinks.SINKS) == ["eagle", "notion", "playlists", "rekordbox"]
 
 

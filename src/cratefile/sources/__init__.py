@@ -12,12 +12,14 @@ from cratefile.sources.base import Listing, ManifestReader, Source
 from cratefile.sources.discogs import DiscogsSource
 from cratefile.sources.folder import FolderSource
 from cratefile.sources.notion import NotionSource
+from cratefile.sources.spotify import SpotifySource
 from cratefile.sources.url import UrlSource
 
 SOURCES: dict[str, Source] = {
     "folder": FolderSource(),
     "url": UrlSource(),
     "notion": NotionSource(),
+    "spotify": SpotifySource(),
     "discogs": DiscogsSource(),
 }
 
