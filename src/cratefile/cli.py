@@ -86,11 +86,14 @@ _OPTIONS: dict[str, tuple[tuple[str, ...], dict[str, Any]]] = {
     "wait": (("--wait",), {"type": float, "default": 0.0}),
     "json": (("--json",), {"action": "store_true", "default": False}),
     "dry_run": (("--dry-run",), {"action": "store_true", "default": False}),
+    "accept_shrink": (("--accept-shrink",), {"action": "store_true", "default": False}),
+    "restore": (("--restore",), {"metavar": "STAMP", "default": None}),
+    "list_trash": (("--list-trash",), {"action": "store_true", "default": False}),
 }
 _TAKES: dict[str, tuple[str, ...]] = {
-    "run": ("manifest", "refresh", "retry_failed", "wait", "dry_run"),  # and doit run's options
+    "run": ("manifest", "refresh", "retry_failed", "wait", "dry_run", "accept_shrink"),  # and doit run's options
     "status": ("manifest", "json"),
-    "prune": ("manifest", "dry_run", "wait"),
+    "prune": ("manifest", "dry_run", "wait", "restore", "list_trash"),
     "schema": ("manifest",),
 }
 _DOIT_TAKES = ("manifest", "wait")  # list, info, clean, forget, ...: and that command's options
@@ -203,11 +206,13 @@ USAGE = """usage: cratefile [--refresh] [--retry-failed] [--wait S] [doit run op
        cratefile status [--json]
        cratefile export rekordbox [-o FILE] [--format FMT]
        cratefile notion init-schema | dedupe [--dry-run] | unlock --stale
-       cratefile prune [--dry-run] [--wait S]    remove library files the manifest no longer asks for
+       cratefile prune [--dry-run] [--wait S]    move library files the manifest no longer asks for to library/.trash/
+       cratefile prune --list-trash | --restore STAMP   the trash folders; put one's files back where they were
        cratefile list | info TASK | clean [TASK] | forget [TASK]   (doit's commands, per track)
   -m, --manifest F every command: the manifest to read (default playlists.yaml)
   --refresh        re-read every playlist's source now, whatever its refresh interval
   --retry-failed   retry tracks that failed permanently (deleted, geo-blocked, ...) before their cool-off
+  --accept-shrink  take the new list of a playlist that lost too many tracks at once (the shrink guard)
   --wait S         wait up to S seconds for another run in this workspace to finish
 """
 
@@ -333,12 +338,38 @@ def _run_verb(verb: str, words: list[str], manifest_args: list[str]) -> int:
 
 
 def _prune(manifest: Manifest, opts: argparse.Namespace) -> int:
-    from cratefile.prune import prune
+    from cratefile.prune import list_trash, prune, restore
 
-    doomed = prune(manifest, dry_run=opts.dry_run)
-    for path in doomed:
-        print(f"{'would remove' if opts.dry_run else 'removed'} {path}")
-    print(f"{len(doomed)} {'would be removed (dry run)' if opts.dry_run else 'removed'}")
+    if opts.restore is not None and (opts.dry_run or opts.list_trash):
+        raise UsageError("cratefile prune --restore STAMP takes no --dry-run or --list-trash "
+                         "(--list-trash alone shows the trash folders)")
+    if opts.list_trash:
+        folders = list_trash(manifest)
+        for t in folders:
+            print(f"{t.stamp}  {t.files} file{'' if t.files == 1 else 's'}  {t.size / 1e6:.1f} MB")
+        print(f"{len(folders)} trash folder{'' if len(folders) == 1 else 's'}"
+              f"{': cratefile prune --restore STAMP puts one back' if folders else ''}")
+        return EXIT_OK
+    if opts.restore is not None:
+        restored, refused = restore(manifest, opts.restore)
+        for path in restored:
+            print(f"restored {path}")
+        for path in refused:
+            print(f"not restored {path}: a file is there already (it stays in the trash)")
+        print(f"{len(restored)} restored" + (f", {len(refused)} left in the trash" if refused else ""))
+        return EXIT_FAILED if refused else EXIT_OK
+    result = prune(manifest, dry_run=opts.dry_run)
+    for stamp in result.emptied:
+        print(f"{'would empty' if opts.dry_run else 'emptied'} trash {stamp} (older than prune.keep_trash)")
+    for d in result.doomed:
+        print(f"{'would move' if opts.dry_run else 'moved'} {d.path} ({d.why})")
+    if opts.dry_run:
+        print(f"{len(result.doomed)} would be removed (dry run)")
+    elif result.doomed:
+        print(f"{len(result.doomed)} removed: moved to {result.trash} "
+              f"(cratefile prune --restore {result.stamp} puts them back)")
+    else:
+        print("0 removed")
     return EXIT_OK
 
 
@@ -365,7 +396,8 @@ def _run_doit(manifest: Manifest, opts: argparse.Namespace, rest: list[str], rep
     from cratefile.context import RunContext
     from cratefile.engine.tasks import make_namespace
 
-    ctx = ctx or RunContext(manifest, refresh=opts.refresh, retry_failed=opts.retry_failed)
+    ctx = ctx or RunContext(manifest, refresh=opts.refresh, retry_failed=opts.retry_failed,
+                            accept_shrink=opts.accept_shrink)
     manifest.cache.mkdir(parents=True, exist_ok=True)
     namespace = make_namespace(ctx, reporter)
     main = DoitMain(ModuleTaskLoader(namespace))
@@ -390,7 +422,7 @@ def _build(manifest: Manifest, opts: argparse.Namespace, rest: list[str]) -> int
             print(f"stopped: {check.detail}", file=sys.stderr)
         return EXIT_ENVIRONMENT
     ctx = RunContext(manifest, refresh=opts.refresh, retry_failed=opts.retry_failed,
-                     analysis_workers=min(2, os.cpu_count() or 1))
+                     accept_shrink=opts.accept_shrink, analysis_workers=min(2, os.cpu_count() or 1))
     layout = ctx.layout
     sweep_parts([layout.audio, layout.analyses, layout.snapshots,
                  *(layout.library / fmt for fmt in manifest.formats),

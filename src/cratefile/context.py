@@ -37,6 +37,7 @@ class RunContext:
     manifest: Manifest
     refresh: bool = False
     retry_failed: bool = False
+    accept_shrink: bool = False  # --accept-shrink: take a listing the shrink guard would hold back
     analysis_workers: int = 1
     started: float = field(default_factory=time.time)
     outcomes: list[Outcome] = field(default_factory=list)

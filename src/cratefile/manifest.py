@@ -36,7 +36,9 @@ from cratefile.records import (
     Manifest,
     NamingRule,
     Playlist,
+    PrunePolicy,
     RetryPolicy,
+    SafetyPolicy,
     SourceSpec,
     YtdlpOptions,
 )
@@ -57,6 +59,7 @@ LOOPBACK_ENV = "CRATEFILE_YTDLP_LOOPBACK"
 DEFAULT_FORMATS = ("wav",)
 DEFAULT_REFRESH = "6h"
 DEFAULT_COOL_OFF = "7d"
+DEFAULT_KEEP_TRASH = "30d"
 OCTAVE_TOLERANCE = 0.5
 
 _DURATION = re.compile(r"([0-9]+(?:\.[0-9]+)?)([smhd]?)")
@@ -330,6 +333,7 @@ class _Builder:
         library, cache = self.folders()
         formats = self.formats(("formats",), DEFAULT_FORMATS)
         analysis = self.analysis()
+        safety = self.safety()
         return Manifest(
             path=self.path,
             root=self.root,
@@ -340,9 +344,11 @@ class _Builder:
             analysis=analysis,
             ytdlp=self.ytdlp(cache),
             retry=self.retry(),
-            playlists=self.overlaps(self.playlists(formats, analysis), library, cache),
+            playlists=self.overlaps(self.playlists(formats, analysis, safety), library, cache),
             sinks=self.sinks(),
             source_settings=self.source_settings(),
+            prune=self.prune(),
+            safety=safety,
         )
 
     def overlaps(self, playlists: tuple[Playlist, ...], library: Path, cache: Path) -> tuple[Playlist, ...]:
@@ -514,10 +520,20 @@ class _Builder:
             transient_attempts=int(section.get("attempts", RetryPolicy().transient_attempts)),
         )
 
+    # -- prune and safety
+
+    def prune(self) -> PrunePolicy:
+        section = self.data.get("prune") or {}
+        return PrunePolicy(keep_trash_seconds=parse_duration(section.get("keep_trash", DEFAULT_KEEP_TRASH)))
+
+    def safety(self) -> SafetyPolicy:
+        section = self.data.get("safety") or {}
+        return SafetyPolicy(shrink_guard=float(section.get("shrink_guard", SafetyPolicy().shrink_guard)))
+
     # -- playlists
 
-    def playlists(self, formats: tuple[str, ...],
-                  analysis: AnalysisOptions) -> tuple[Playlist, ...]:
+    def playlists(self, formats: tuple[str, ...], analysis: AnalysisOptions,
+                  safety: SafetyPolicy) -> tuple[Playlist, ...]:
         by_name: dict[str, int] = {}
         by_slug: dict[str, int] = {}
         out: list[Playlist] = []
@@ -549,6 +565,7 @@ class _Builder:
                 refresh_seconds=refresh,
                 analysis=own,
                 yaml_path=f"playlists[{index}]",
+                shrink_guard=float(entry.get("shrink_guard", safety.shrink_guard)),
             ))
         return tuple(out)
 

@@ -117,12 +117,30 @@ class Playlist:
     refresh_seconds: float  # snapshot max age
     analysis: AnalysisOptions  # the manifest's analysis, with this playlist's overrides
     yaml_path: str = ""  # 'playlists[2]' for messages
+    shrink_guard: float = 0.25  # safety.shrink_guard, or this playlist's own (see SafetyPolicy)
 
 
 @dataclass(frozen=True)
 class RetryPolicy:
     cool_off_hours: float = 24.0 * 7  # permanent failures are retried after this long
     transient_attempts: int = 4  # tries inside one run for transient failures
+
+
+@dataclass(frozen=True)
+class PrunePolicy:
+    """`prune:` — what `cratefile prune` keeps in library/.trash."""
+
+    keep_trash_seconds: float = 30 * 86400.0  # a trash folder older than this is emptied by the next prune
+
+
+@dataclass(frozen=True)
+class SafetyPolicy:
+    """`safety:` — when a fetch is not trusted. A new listing that lost more than `shrink_guard`
+    (a share) of the previous snapshot's tracks, or came back empty, is held back: the previous
+    snapshot stays for publishing and pruning until `cratefile --accept-shrink`. A single track
+    leaving is an edit, never held back (unless it leaves the playlist empty)."""
+
+    shrink_guard: float = 0.25
 
 
 @dataclass(frozen=True)
@@ -141,6 +159,8 @@ class Manifest:
     sinks: Mapping[str, Any] = field(default_factory=dict, hash=False)
     # a source kind's top-level settings (`spotify: {client_id_env: ...}`), by kind
     source_settings: Mapping[str, Any] = field(default_factory=dict, hash=False)
+    prune: PrunePolicy = PrunePolicy()
+    safety: SafetyPolicy = SafetyPolicy()
 
     def sink(self, name: str) -> Any:
         """The config of sink `name`, or None when the manifest does not configure it."""
