@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import itertools
 import threading
 import time
 
@@ -45,8 +44,10 @@ def test_rate_limiter_keeps_the_average_across_threads() -> None:
     assert len(stamps) == 20
     assert elapsed >= 19 / 40 - 0.01
     stamps.sort()
-    gaps = [b - a for a, b in itertools.pairwise(stamps)]
-    assert min(gaps) >= 0.025 - 0.006  # no two requests closer than the interval (sleep jitter aside)
+    # never ahead of schedule: the i-th request no earlier than i intervals after the first. (A
+    # gap between two neighbours can look short when one thread wakes late on a loaded machine;
+    # a late wake only delays, so this bound holds whatever the scheduler does.)
+    assert all(t - stamps[0] >= i * 0.025 - 0.006 for i, t in enumerate(stamps))
 
 
 def test_rate_limiter_burst_then_rate() -> None:
