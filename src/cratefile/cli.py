@@ -12,6 +12,7 @@ It wires things and maps errors to exit codes; the logic lives elsewhere.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import os
 import re
@@ -233,10 +234,10 @@ def main(argv: list[str] | None = None) -> int:
         sys.stdout.flush()  # here, where a reader that left can be handled
         return code
     except BrokenPipeError:  # `cratefile ... | head -1`: the reader has all it wanted
-        try:  # and the interpreter's last flush must not print a traceback either
+        # and the interpreter's last flush must not print a traceback either; a stdout that
+        # has no file descriptor (a test's StringIO) has nothing to flush later
+        with contextlib.suppress(OSError, ValueError):
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        except (OSError, ValueError):
-            pass
         return EXIT_BROKEN_PIPE
     except ManifestError as exc:
         print(f"error: {exc}", file=sys.stderr)

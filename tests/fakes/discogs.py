@@ -33,7 +33,7 @@ from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, quote, unquote, urlencode, urlsplit
 
-from fakes.server import LoopbackServer
+from fakes.server import LoopbackServer, reply
 
 TOKEN = "dGhpc2lzYWZha2VkaXNjb2dzdG9rZW4wMTIzNDU2"
 NO_PERMISSION = "You don't have permission to access this resource."
@@ -387,14 +387,6 @@ class _Handler(BaseHTTPRequestHandler):
         if length:
             self.rfile.read(length)
         status, headers, payload = self.fake.handle(self.command, self.path, self.headers)
-        try:
-            self.send_response(status)
-            for k, v in headers.items():
-                self.send_header(k, v)
-            self.send_header("Content-Length", str(len(payload)))
-            self.end_headers()
-            self.wfile.write(payload)
-        except (BrokenPipeError, ConnectionResetError):
-            self.close_connection = True
+        reply(self, status, headers, payload)
 
     do_GET = do_POST = do_PUT = do_DELETE = _serve

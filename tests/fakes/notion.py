@@ -28,7 +28,7 @@ from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import urlsplit
 
-from fakes.server import LoopbackServer
+from fakes.server import LoopbackServer, reply
 
 VERSIONS = frozenset({"2025-09-03"})
 MAX_TEXT = 2000  # UTF-16 code units per rich-text object, as JavaScript counts
@@ -766,15 +766,6 @@ class _Handler(BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length") or 0)
         raw = self.rfile.read(length) if length else b""
         status, headers, payload, _fault = self.fake.handle(self.command, self.path, self.headers, raw)
-        try:
-            self.send_response(status)
-            for k, v in headers.items():
-                self.send_header(k, v)
-            self.send_header("Content-Length", str(len(payload)))
-            self.end_headers()
-            self.wfile.write(payload)
-        except (BrokenPipeError, ConnectionResetError):
-            # The client timed out and hung up: exactly the situation some faults create.
-            self.close_connection = True
+        reply(self, status, headers, payload)
 
     do_GET = do_POST = do_PATCH = do_DELETE = _serve

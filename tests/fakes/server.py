@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import sys
 import threading
+from collections.abc import Mapping
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Self
 
@@ -16,6 +17,20 @@ class QuietServer(ThreadingHTTPServer):
         """A client dropping a keep-alive connection is normal; anything else is printed."""
         if not isinstance(sys.exc_info()[1], ConnectionError | TimeoutError):
             super().handle_error(request, client_address)
+
+
+def reply(handler: BaseHTTPRequestHandler, status: int, headers: Mapping[str, str], payload: bytes) -> None:
+    """Send one answer; a client that hung up (a timeout some faults provoke) closes the connection."""
+    try:
+        handler.send_response(status)
+        for k, v in headers.items():
+            if k.lower() != "content-length":
+                handler.send_header(k, v)
+        handler.send_header("Content-Length", str(len(payload)))
+        handler.end_headers()
+        handler.wfile.write(payload)
+    except (BrokenPipeError, ConnectionResetError):
+        handler.close_connection = True
 
 
 class LoopbackServer:

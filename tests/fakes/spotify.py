@@ -38,7 +38,7 @@ from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
-from fakes.server import LoopbackServer
+from fakes.server import LoopbackServer, reply
 
 _B62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 
@@ -565,16 +565,7 @@ class _Handler(BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length") or 0)
         raw = self.rfile.read(length) if length else b""
         status, headers, payload = self.fake.handle(self.command, self.path, self.headers, raw)
-        try:
-            self.send_response(status)
-            for k, v in headers.items():
-                if k.lower() != "content-length":
-                    self.send_header(k, v)
-            self.send_header("Content-Length", str(len(payload)))
-            self.end_headers()
-            self.wfile.write(payload)
-        except (BrokenPipeError, ConnectionResetError):
-            self.close_connection = True
+        reply(self, status, headers, payload)
 
     do_GET = do_POST = do_PUT = do_DELETE = _serve
 
