@@ -5,11 +5,20 @@ cratefile's loopback rewrite sends `https://<host>/<path>?<query>` to
 (home page whose last script holds `client_id:"<32 chars>"`), api-v2 (`/resolve`,
 `/tracks/<id>`, `/tracks?ids=`, `/playlists/<id>`, `/tracks/<id>/download`, the media
 transcodings that answer a stream-URL JSON), api-auth (`/connect/session` for OAuth tokens),
-the CDNs (progressive MP3, HLS, preview, original download) and the artwork host. JSON shapes
+the CDNs (progressive MP3, HLS, preview, original download) and the artwork host, and search
+(`/search/tracks`, see `search_json`). JSON shapes
 follow api-v2 as the extractor reads them: a set lists its first five tracks in full and the
 rest as `{id, kind, policy, monetization_model}` stubs; geo-blocked tracks have policy BLOCK and
 no transcodings; DRM-only tracks only have `ctr-`/`cbc-encrypted-hls` transcodings; Go+ tracks
-have policy SNIP and `snipped` transcodings whose stream URLs are `/preview/0/30/...`.
+have policy SNIP, `duration` the preview's length (30000 for a full-size track) with
+`full_duration` the whole track's, and `snipped` transcodings whose stream URLs are `/preview/0/30/...`.
+
+Search ranks like a text search, not an oracle: the count of query words found in the title,
+the uploader's name and `publisher_metadata.artist`, ties broken by plays; so a popular remix or
+re-upload outranks the original exactly as on the real site. A track matches when it has at
+least half of the query's words. `search_page_max` (200, api-v2's cap) can be lowered to make
+paging cheap to test; `set_search_behavior('rate_limited:N,flaky:N')` makes the next N searches
+answer 429 (Retry-After: 1) or 503.
 
 Audio is real: generated with ffmpeg once per (length, kind) per server, tagged per track
 with mutagen when a track is given `bpm`/`key`. Static files for other sites (an RSS feed,
@@ -25,8 +34,10 @@ Per-track behaviours, comma-separated, `name:N` for counts:
 
 from __future__ import annotations
 
+import hashlib
 import http.server
 import json
+import math
 import re
 import secrets
 import shutil
@@ -34,6 +45,7 @@ import string
 import tempfile
 import threading
 import time
+import unicodedata
 import urllib.parse
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -62,6 +74,8 @@ BEHAVIORS = frozenset(
     {"ok", "not_found", "geo", "drm", "preview", "truncated", "rate_limited", "flaky",
      "cdn_flaky", "original_wav", "hls", "hls_aac", "slow"}
 )
+SEARCH_BEHAVIORS = frozenset({"ok", "rate_limited", "flaky"})
+SEARCH_PAGE_MAX = 200  # api-v2 answers at most 200 results per page
 FULL_IN_SET = 5  # api-v2 sends the first five tracks of a set in full, the rest as stubs
 SIGNED = "Policy=eyJTdGF0ZW1lbnQiOltdfQ__&Signature=c2lnbmF0dXJl&Key-Pair-Id=APKAI6TU7MMXM5DG6EPQ"
 
@@ -93,6 +107,12 @@ class FakeTrack:
     artwork: bool = True
     preview_seconds: float = 30.0
     created_at: str = "2024-03-01T12:00:00Z"
+    plays: int = 42
+    likes: int = 3
+    isrc: str | None = None
+    release_title: str | None = None
+    publisher_artist: str | None = None  # publisher_metadata.artist: None leaves it out
+    label_name: str | None = None
 
     @property
     def permalink_url(self) -> str:
@@ -135,13 +155,19 @@ def _slug(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-") or "x"
 
 
-def parse_behavior(spec: str) -> dict[str, float]:
+def _words(text: str) -> list[str]:
+    """Lower-case words without accents, as a search index splits text."""
+    folded = unicodedata.normalize("NFKD", text.casefold())
+    return re.findall(r"[a-z0-9]+", "".join(c for c in folded if not unicodedata.combining(c)))
+
+
+def parse_behavior(spec: str, known: frozenset[str] = BEHAVIORS) -> dict[str, float]:
     """'rate_limited:2,original_wav' -> {'rate_limited': 2.0, 'original_wav': 0.0}."""
     out: dict[str, float] = {}
     for part in filter(None, (p.strip() for p in spec.split(","))):
         name, _, arg = part.partition(":")
-        if name not in BEHAVIORS:
-            raise ValueError(f"unknown behavior {name!r} (known: {', '.join(sorted(BEHAVIORS))})")
+        if name not in known:
+            raise ValueError(f"unknown behavior {name!r} (known: {', '.join(sorted(known))})")
         out[name] = float(arg) if arg else 0.0
     out.pop("ok", None)
     return out
@@ -150,7 +176,7 @@ def parse_behavior(spec: str) -> dict[str, float]:
 class FakeSoundCloud(LoopbackServer):
     """The fake: a stateful ThreadingHTTPServer. Use as a context manager, or start()/stop()."""
 
-    def __init__(self, *, valid_tokens: Iterable[str] = ()) -> None:
+    def __init__(self, *, valid_tokens: Iterable[str] = (), search_behavior: str = "ok") -> None:
         alphabet = string.ascii_letters + string.digits
         self.client_id = "".join(secrets.choice(alphabet) for _ in range(32))
         self.valid_tokens = set(valid_tokens)
@@ -159,6 +185,9 @@ class FakeSoundCloud(LoopbackServer):
         self._users: dict[str, dict[str, Any]] = {}
         self._files: dict[tuple[str, str], tuple[bytes, str]] = {}
         self._counts: dict[tuple[int, str], int] = {}  # (track, behavior) -> failures served
+        self.search_page_max = SEARCH_PAGE_MAX
+        self._search_faults = parse_behavior(search_behavior, SEARCH_BEHAVIORS)
+        self._search_served: dict[str, int] = {}
         self._media: dict[tuple[int, str], bytes] = {}
         self._base_audio: dict[tuple[str, float], Path] = {}
         self._hits: list[Hit] = []
@@ -201,9 +230,19 @@ class FakeSoundCloud(LoopbackServer):
     def add_track(
         self, id: int, title: str, artist: str, seconds: float, behavior: str = "ok", **kw: Any
     ) -> str:
-        """Add a track; returns its permalink URL. kw: genre, bpm, key, artwork, preview_seconds."""
+        """Add a track uploaded by `artist`; returns its permalink URL.
+
+        kw: genre, bpm, key, artwork, preview_seconds, created_at; plays, likes, isrc,
+        release_title, label_name; publisher_artist (publisher_metadata.artist: the uploader's
+        name unless given; None leaves it out, as most uploads do); and for the uploader:
+        verified (user.verified and badges.verified), followers (followers_count)."""
         with self._lock:
             user = self._user(artist)
+            if "verified" in kw:
+                user["verified"] = user["badges"]["verified"] = bool(kw.pop("verified"))
+            if "followers" in kw:
+                user["followers_count"] = int(kw.pop("followers"))
+            kw.setdefault("publisher_artist", artist)
             preview = float(kw.pop("preview_seconds", min(30.0, seconds / 3)))
             track = FakeTrack(
                 id=id, title=title, artist=artist, seconds=float(seconds),
@@ -217,6 +256,12 @@ class FakeSoundCloud(LoopbackServer):
         with self._lock:
             self.tracks[id].behaviors = parse_behavior(behavior)
             self._counts = {k: v for k, v in self._counts.items() if k[0] != id}
+
+    def set_search_behavior(self, behavior: str) -> None:
+        """Faults of the next searches: 'rate_limited:N' (429, Retry-After: 1), 'flaky:N' (503)."""
+        with self._lock:
+            self._search_faults = parse_behavior(behavior, SEARCH_BEHAVIORS)
+            self._search_served.clear()
 
     def url_of_track(self, id: int) -> str:
         return self.tracks[id].permalink_url
@@ -369,18 +414,25 @@ class FakeSoundCloud(LoopbackServer):
 
     def track_json(self, t: FakeTrack) -> dict[str, Any]:
         ms = round(t.seconds * 1000)
+        plays_ms = round(t.preview_seconds * 1000) if t.has("preview") else ms  # a Go+ preview plays 30 s
         policy = "BLOCK" if t.has("geo") else "SNIP" if t.has("preview") else "ALLOW"
+        publisher: dict[str, Any] = {"id": t.id, "urn": f"soundcloud:tracks:{t.id}", "contains_music": True}
+        if t.publisher_artist is not None:
+            publisher["artist"] = t.publisher_artist
+        if t.isrc is not None:
+            publisher["isrc"] = t.isrc
+        if t.release_title is not None:
+            publisher["release_title"] = t.release_title
         artwork = f"https://{IMAGES}/artworks-{t.secret}-{t.id % 997}x-large.jpg" if t.artwork else None
         return {
             "artwork_url": artwork, "caption": None, "commentable": True, "comment_count": 0,
             "created_at": t.created_at, "description": f"{t.title} by {t.artist}",
-            "downloadable": t.has("original_wav"), "download_count": 0, "duration": ms,
+            "downloadable": t.has("original_wav"), "download_count": 0, "duration": plays_ms,
             "full_duration": ms, "embeddable_by": "all", "genre": t.genre,
-            "has_downloads_left": True, "id": t.id, "kind": "track", "label_name": None,
-            "last_modified": t.created_at, "license": "all-rights-reserved", "likes_count": 3,
-            "permalink": t.permalink, "permalink_url": t.permalink_url, "playback_count": 42,
-            "public": True, "publisher_metadata": {"id": t.id, "urn": f"soundcloud:tracks:{t.id}",
-                                                   "artist": t.artist, "contains_music": True},
+            "has_downloads_left": True, "id": t.id, "kind": "track", "label_name": t.label_name,
+            "last_modified": t.created_at, "license": "all-rights-reserved", "likes_count": t.likes,
+            "permalink": t.permalink, "permalink_url": t.permalink_url, "playback_count": t.plays,
+            "public": True, "publisher_metadata": publisher,
             "purchase_title": None, "purchase_url": None, "release_date": None, "reposts_count": 0,
             "secret_token": None, "sharing": "public", "state": "finished", "streamable": True,
             "tag_list": 'house "deep house"', "title": t.title, "track_format": "single-track",
@@ -393,6 +445,46 @@ class FakeSoundCloud(LoopbackServer):
             "monetization_model": "SUB_HIGH_TIER" if t.has("preview") else "NOT_APPLICABLE",
             "policy": policy, "user": t.user,
         }
+
+    def search_ranking(self, q: str) -> list[FakeTrack]:
+        """The tracks a search for `q` finds, best first (see the module docstring)."""
+        wanted = set(_words(q))
+        need = max(1, math.ceil(len(wanted) / 2))
+        scored: list[tuple[int, int, int, FakeTrack]] = []
+        with self._lock:
+            for t in self.tracks.values():
+                if t.has("not_found"):
+                    continue  # private or deleted: not in search either
+                found = len(wanted & set(_words(f"{t.title} {t.user['username']} {t.publisher_artist or ''}")))
+                if wanted and found >= need:
+                    scored.append((-found, -t.plays, t.id, t))
+        return [t for *_, t in sorted(scored, key=lambda s: s[:3])]
+
+    def search_json(self, query: dict[str, str]) -> dict[str, Any]:
+        """One page of api-v2 `/search/tracks`: full track objects, the total, the next page's
+        absolute URL (offset advanced; no client_id, as api-v2 sends it) or None at the end."""
+        q = query.get("q", "")
+        limit = max(1, min(int(query.get("limit") or 10), self.search_page_max))
+        offset = max(0, int(query.get("offset") or 0))
+        found = self.search_ranking(q)
+        page = found[offset:offset + limit]
+        urn = f"soundcloud:search:{hashlib.md5(q.encode()).hexdigest()}"
+        next_href = None
+        if offset + len(page) < len(found):
+            rest = {"q": q, "query_urn": urn, "offset": offset + limit, "limit": limit,
+                    "linked_partitioning": 1}
+            next_href = f"https://{API}/search/tracks?{urllib.parse.urlencode(rest)}"
+        return {"collection": [self.track_json(t) for t in page], "total_results": len(found),
+                "next_href": next_href, "query_urn": urn}
+
+    def _search_fault(self) -> _Response | None:
+        with self._lock:
+            for name, status in (("rate_limited", 429), ("flaky", 503)):
+                served = self._search_served.get(name, 0)
+                if served < self._search_faults.get(name, 0):
+                    self._search_served[name] = served + 1
+                    return _error(status, **({"Retry-After": "1"} if status == 429 else {}))
+        return None
 
     def set_json(self, s: FakeSet) -> dict[str, Any]:
         tracks: list[dict[str, Any]] = []
@@ -494,6 +586,10 @@ class FakeSoundCloud(LoopbackServer):
                 if t.permalink_url == wanted:
                     return self._track_response(self._lookup_track(t.id))
             return _error(404)
+        if path == "/search/tracks":
+            if not query.get("q"):
+                return _error(400)
+            return self._search_fault() or _json(self.search_json(query))
         if path == "/tracks":
             ids = [int(i) for i in query.get("ids", "").split(",") if i.isdigit()]
             found = [self._lookup_track(i) for i in ids]

@@ -122,7 +122,9 @@ def classify(exc: BaseException, *, site: str = "the site", secrets: Iterable[st
     if "Requested format is not available" in texts:
         # Our format string refuses only previews, so nothing left means only previews exist.
         return fail(Category.PREVIEW_ONLY, f"{site} only offers a short preview (e.g. Go+), not the full track")
-    for e in errors:
+    # An error that carries its response first: the wrapping DownloadError says 'HTTP Error 429'
+    # too, but only the HTTPError has the Retry-After header.
+    for e in sorted(errors, key=lambda e: _status(e) is None):
         status = _status(e) or _status_in_text(e)
         if status is None:
             continue
