@@ -38,6 +38,7 @@ class RunContext:
     refresh: bool = False
     retry_failed: bool = False
     accept_shrink: bool = False  # --accept-shrink: take a listing the shrink guard would hold back
+    rematch: bool = False  # --rematch: search Spotify/Discogs tracks again, whatever playlists.lock says
     analysis_workers: int = 1
     started: float = field(default_factory=time.time)
     outcomes: list[Outcome] = field(default_factory=list)

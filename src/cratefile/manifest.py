@@ -34,6 +34,7 @@ from cratefile.records import (
     AnalysisOptions,
     FormatRecipe,
     Manifest,
+    MatchPolicy,
     NamingRule,
     Playlist,
     PrunePolicy,
@@ -349,6 +350,7 @@ class _Builder:
             source_settings=self.source_settings(),
             prune=self.prune(),
             safety=safety,
+            match=self.match(),
         )
 
     def overlaps(self, playlists: tuple[Playlist, ...], library: Path, cache: Path) -> tuple[Playlist, ...]:
@@ -529,6 +531,16 @@ class _Builder:
     def safety(self) -> SafetyPolicy:
         section = self.data.get("safety") or {}
         return SafetyPolicy(shrink_guard=float(section.get("shrink_guard", SafetyPolicy().shrink_guard)))
+
+    def match(self) -> MatchPolicy:
+        section = self.data.get("match") or {}
+        pins = self.data.get("pins") or {}
+        return MatchPolicy(
+            accept=float(section.get("accept", MatchPolicy().accept)),
+            on=tuple(section.get("on", MatchPolicy().on)),
+            review_ttl_seconds=float(section.get("review_ttl_days", 30)) * 86400.0,
+            pins=tuple((str(k), str(v)) for k, v in pins.items()),
+        )
 
     # -- playlists
 

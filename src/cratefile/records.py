@@ -144,6 +144,19 @@ class SafetyPolicy:
 
 
 @dataclass(frozen=True)
+class MatchPolicy:
+    """`match:` and `pins:` — how Spotify/Discogs tracks become uploads (cratefile.resolve)."""
+
+    accept: float = 0.90
+    on: tuple[str, ...] = ("soundcloud",)
+    review_ttl_seconds: float = 30 * 86400.0
+    pins: tuple[tuple[str, str], ...] = ()  # (source id, upload URL), as the manifest lists them
+
+    def pin(self, source_id: str) -> str | None:
+        return next((url for sid, url in self.pins if sid == source_id), None)
+
+
+@dataclass(frozen=True)
 class Manifest:
     path: Path  # playlists.yaml
     root: Path  # the workspace folder (holds playlists.yaml, rules/, cache/)
@@ -161,6 +174,7 @@ class Manifest:
     source_settings: Mapping[str, Any] = field(default_factory=dict, hash=False)
     prune: PrunePolicy = PrunePolicy()
     safety: SafetyPolicy = SafetyPolicy()
+    match: MatchPolicy = MatchPolicy()
 
     def sink(self, name: str) -> Any:
         """The config of sink `name`, or None when the manifest does not configure it."""

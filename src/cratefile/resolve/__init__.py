@@ -21,7 +21,6 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
-from cratefile.errors import SourceError
 from cratefile.records import Playlist
 
 if TYPE_CHECKING:  # sources import this module: no import of cratefile.sources at load
@@ -74,6 +73,18 @@ class Candidate:
     duration: float | None  # seconds
     score: float  # 0..1
     reasons: tuple[str, ...] = ()  # why the score is what it is: 'version differs: remix', ...
+    usable: bool = True  # False for a preview or a blocked upload: never accepted, whatever its score
+
+    def to_entry(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["reasons"] = list(self.reasons)
+        return data
+
+    @classmethod
+    def from_entry(cls, data: dict[str, Any]) -> Candidate:
+        known = {k: data[k] for k in cls.__dataclass_fields__ if k in data}
+        known["reasons"] = tuple(known.get("reasons") or ())
+        return cls(**known)
 
 
 @dataclass(frozen=True)
@@ -88,15 +99,23 @@ class Decision:
     decided_at: float = 0.0
     how: str = "search"  # search | pin | review
     candidates: tuple[Candidate, ...] = field(default=(), hash=False)  # best few, for review
+    note: str | None = None  # 'preview only', 'two different uploads score alike', ...
+
+    def to_entry(self) -> dict[str, Any]:
+        data = {k: v for k, v in asdict(self).items() if k != "candidates" and v is not None}
+        data["candidates"] = [c.to_entry() for c in self.candidates]
+        return data
+
+    @classmethod
+    def from_entry(cls, data: dict[str, Any]) -> Decision:
+        known = {k: data[k] for k in cls.__dataclass_fields__ if k in data and k != "candidates"}
+        cands = tuple(Candidate.from_entry(c) for c in data.get("candidates") or [] if isinstance(c, dict))
+        return cls(**known, candidates=cands)
 
 
 def resolve_listing(run: RunContext, playlist: Playlist, wanted: list[Wanted]) -> Listing:
-    """The playlist's upload refs for `wanted`, matched by search.
+    """The playlist's upload refs for `wanted`: pinned, locked, or matched by search; the rest
+    in `meta["review"]` (see cratefile.resolve.run)."""
+    from cratefile.resolve.run import resolve
 
-    NOT BUILT YET: the search, scoring, lockfile and review queue of resolution are still to
-    come. Until then a Spotify or Discogs playlist fails alone, with this message, instead of
-    downloading anything it could not prove to be the right recording."""
-    raise SourceError(
-        f"{len(wanted)} tracks listed, but matching them to SoundCloud uploads is not built yet in this "
-        "version of cratefile: nothing is downloaded for this playlist (no guessing)"
-    )
+    return resolve(run, playlist, wanted)

@@ -18,6 +18,10 @@ def _str(value: Any) -> str | None:
     return value.strip() or None if isinstance(value, str) else None
 
 
+def _mapping(value: Any) -> Mapping[str, Any]:
+    return value if isinstance(value, Mapping) else {}
+
+
 def _int(value: Any) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) else None
 
@@ -75,9 +79,9 @@ class Hit:
         url, title = _str(raw.get("permalink_url")), _str(raw.get("title"))
         if url is None or title is None:
             return None
-        user = raw.get("user") if isinstance(raw.get("user"), Mapping) else {}
-        badges = user.get("badges") if isinstance(user.get("badges"), Mapping) else {}
-        meta = raw.get("publisher_metadata") if isinstance(raw.get("publisher_metadata"), Mapping) else {}
+        user = _mapping(raw.get("user"))
+        badges = _mapping(user.get("badges"))
+        meta = _mapping(raw.get("publisher_metadata"))
         return cls(
             url=url, key=f"soundcloud {raw['id']}", title=title,
             uploader=_str(user.get("username")) or "",

@@ -1,0 +1,203 @@
+"""Names as matching compares them: folded artists, a title's base and its version.
+
+A service says "Losing It - Extended Mix" by ["FISHER"]; an upload says
+"FISHER - Losing It (Extended Mix) [FREE DL]" by "Catch & Release". Both must come down to the
+same base title ("losing it"), the same artists ({"fisher"}) and the same version ({"extended"}),
+while "Losing It (Kölsch Remix)" keeps a version ({"remix"}) and its remixer ("kolsch") that must
+not be mistaken for the original.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+from functools import lru_cache
+
+# Version words: each maps a phrase found in a title to the version it names. Order matters: the
+# longer phrases first ("radio edit" before "edit", "dj mix" before "mix").
+VERSION_PHRASES: tuple[tuple[str, str], ...] = (
+    ("original mix", ""), ("original version", ""), ("original", ""), ("album version", ""),
+    ("remastered", ""), ("remaster", ""), ("single version", ""), ("mono", ""), ("stereo", ""),
+    ("radio edit", "radio edit"), ("radio mix", "radio edit"), ("radio version", "radio edit"),
+    ("club mix", "extended"), ("extended mix", "extended"), ("extended version", "extended"),
+    ("extended", "extended"), ("12 inch mix", "extended"), ("12 mix", "extended"),
+    ("dub mix", "dub"), ("dub", "dub"), ("instrumental", "instrumental"), ("acapella", "acapella"),
+    ("a cappella", "acapella"), ("vip mix", "vip"), ("vip", "vip"), ("bootleg", "bootleg"),
+    ("rework", "rework"), ("re edit", "edit"), ("reedit", "edit"), ("edit", "edit"),
+    ("remix", "remix"), ("rmx", "remix"), ("mashup", "mashup"), ("flip", "remix"),
+    ("sped up", "sped up"), ("speed up", "sped up"), ("nightcore", "sped up"), ("slowed", "slowed"),
+    ("reverb", "slowed"), ("live at", "live"), ("live from", "live"), ("live", "live"),
+    ("cover", "cover"), ("karaoke", "karaoke"), ("tribute", "cover"), ("dj mix", "mix"),
+    ("mixed by", "mix"), ("continuous mix", "mix"), ("mixtape", "mix"), ("podcast", "podcast"),
+    ("episode", "podcast"), ("essential mix", "mix"), ("boiler room", "mix"), ("set", "mix"),
+    ("reprise", "reprise"), ("demo", "demo"), ("mix", "mix"),
+)
+# Noise an uploader puts in brackets that says nothing about the recording.
+NOISE = re.compile(
+    r"\b(free (dl|download)|out now|buy|premiere|exclusive|official( audio| video)?|hq|hd|clip|"
+    r"video|audio|lyrics?|preview|snippet|forthcoming|wav|mp3|320|\d{2,3} ?kbps|"
+    r"[a-z]+ records?|[a-z0-9]+ rec|out \w+)\b"
+)
+_BRACKETS = re.compile(r"[\(\[\{]([^\)\]\}]*)[\)\]\}]")
+_FEAT = re.compile(r"\b(?:feat|ft|featuring|with)\b\.?\s*(.+)$", re.I)
+_ARTIST_SPLIT = re.compile(r"\s*(?:,|&|\+|/|;|\band\b|\bx\b|\bvs\.?|\bfeat\.?|\bft\.?|\bfeaturing\b|\bwith\b)\s*", re.I)
+_REMIXER = re.compile(r"^(.*?)\s*\b(remix|rmx|edit|re-?edit|rework|bootleg|flip|dub|vip mix|mix|version)$", re.I)
+_DISAMBIGUATION = re.compile(r"\s*\(\d+\)$")  # Discogs' 'Artist (2)'
+_SPACES = re.compile(r"\s+")
+_PUNCT = re.compile(r"[^\w\s]")
+
+
+@lru_cache(maxsize=65536)
+def fold(text: str) -> str:
+    """Lower case, no diacritics, '&' read as 'and', punctuation as spaces, one space between words."""
+    text = unicodedata.normalize("NFKD", text)
+    text = "".join(c for c in text if not unicodedata.combining(c))
+    text = text.casefold().replace("&", " and ").replace("'", "").replace("’", "")
+    text = text.replace("ø", "o").replace("ß", "ss").replace("æ", "ae").replace("œ", "oe").replace("ł", "l")
+    text = _PUNCT.sub(" ", text).replace("_", " ")
+    return _SPACES.sub(" ", text).strip()
+
+
+def fold_artist(name: str) -> str:
+    """One artist's name as compared: folded, Discogs' '(2)' and a leading 'The' removed."""
+    folded = fold(_DISAMBIGUATION.sub("", name))
+    return folded[4:] if folded.startswith("the ") and len(folded) > 4 else folded
+
+
+def split_artists(text: str) -> tuple[str, ...]:
+    """'A & B feat. C' -> ('a', 'b', 'c'), folded."""
+    parts = (fold_artist(p) for p in _ARTIST_SPLIT.split(_DISAMBIGUATION.sub("", text)) if p and p.strip())
+    return tuple(dict.fromkeys(p for p in parts if p))
+
+
+@dataclass(frozen=True)
+class Title:
+    """A title taken apart."""
+
+    base: str  # folded, without version, featured artists and noise: 'losing it'
+    versions: frozenset[str]  # {'remix'}, {'extended'}, {} for the original
+    credited: tuple[str, ...]  # folded names the title credits: remixers ('kolsch'), featured artists
+    remixers: tuple[str, ...]  # folded names credited with the version ('kolsch' of 'Kolsch Remix')
+
+
+def _versions_in(phrase: str) -> tuple[set[str], str]:
+    """The version words of one folded phrase and what is left of it."""
+    found: set[str] = set()
+    rest = f" {phrase} "
+    for words, version in VERSION_PHRASES:
+        pattern = f" {words} "
+        if pattern in rest:
+            rest = rest.replace(pattern, " ")
+            if version:
+                found.add(version)
+    return found, _SPACES.sub(" ", rest).strip()
+
+
+def _remixer_of(phrase: str) -> str | None:
+    m = _REMIXER.match(phrase)
+    if not m or not m.group(1):
+        return None
+    name = m.group(1).strip()
+    if name in ("original", "extended", "radio", "club", "dub", "album", "12", "12 inch", "single", "the", "dj"):
+        return None
+    if _versions_in(name)[0] or any(name == words for words, _ in VERSION_PHRASES):
+        return None  # 'Karaoke Version', 'Extended Club Mix': a version, not a name
+    return name
+
+
+@lru_cache(maxsize=65536)
+def parse_title(title: str) -> Title:
+    """Split a title into its base, version words and credited names.
+
+    Versions come from brackets ('(Extended Mix)', '[Kolsch Remix]') and from ' - ' suffixes
+    ('Losing It - Radio Edit'); words of the base itself are not read as versions unless they are
+    one of the unmistakable ones (remix, bootleg, karaoke, ...) so 'Live Forever' stays an original
+    while 'Losing It Remix' is a remix.
+    """
+    versions: set[str] = set()
+    credited: list[str] = []
+    remixers: list[str] = []
+
+    kept: list[str] = []  # bracketed words that are part of the title: '(Part 2)', '(Overdrive)'
+
+    def version_part(raw: str) -> None:
+        folded = fold(raw)
+        feat = _FEAT.match(folded) if folded.startswith(("feat", "ft", "featuring", "with ")) else None
+        if feat:
+            credited.extend(split_artists(feat.group(1)))
+            return
+        cleaned = NOISE.sub(" ", folded)
+        cleaned = _SPACES.sub(" ", cleaned).strip()
+        if not cleaned:
+            return
+        remixer = _remixer_of(cleaned)
+        found, _rest = _versions_in(cleaned)
+        if not found and cleaned not in ("original mix", "original", "original version", "album version"):
+            if cleaned == folded:  # no noise in it either: it belongs to the title
+                kept.append(cleaned)
+            return
+        versions.update(found)
+        if remixer and found:
+            names = split_artists(remixer)
+            remixers.extend(names)
+            credited.extend(names)
+
+    text = title.replace("–", " - ").replace("—", " - ")
+    for inner in _BRACKETS.findall(text):
+        version_part(inner)
+    text = _BRACKETS.sub(" ", text)
+    # 'Title - Extended Mix' / 'Title - Kolsch Remix': a dash suffix that is a version
+    if " - " in text:
+        head, _, tail = text.rpartition(" - ")
+        tail_folded = fold(tail)
+        found, _rest = _versions_in(NOISE.sub(" ", tail_folded))
+        if found or tail_folded in ("original mix", "original", "original version", "radio edit"):
+            version_part(tail)
+            text = head
+    feat = _FEAT.search(fold(text))
+    base = fold(text)
+    if feat:
+        credited.extend(split_artists(feat.group(1)))
+        base = base[: feat.start()].strip()
+    base = " ".join([base, *kept]).strip()
+    # unmistakable versions in the base itself: 'Song Remix', 'Song (sped up)' without brackets
+    words = f" {base} "
+    for marker, version in (("remix", "remix"), ("bootleg", "bootleg"), ("karaoke", "karaoke"),
+                            ("sped up", "sped up"), ("nightcore", "sped up"), ("vip", "vip"),
+                            ("extended mix", "extended"), ("radio edit", "radio edit"), ("dj mix", "mix"),
+                            ("live at", "live"), ("podcast", "podcast"), ("instrumental", "instrumental"),
+                            ("essential mix", "mix"), ("boiler room", "mix"), ("mixtape", "mix")):
+        if f" {marker} " in words:
+            versions.add(version)
+            words = words.replace(f" {marker} ", " ")
+    base = _SPACES.sub(" ", words).strip() or fold(title)
+    return Title(base, frozenset(versions), tuple(dict.fromkeys(credited)), tuple(dict.fromkeys(remixers)))
+
+
+@dataclass(frozen=True)
+class UploadName:
+    """What an upload's title and uploader say about artist and title."""
+
+    artists: tuple[str, ...]  # folded: from 'Artist - Title', publisher metadata or the uploader
+    title: Title
+    artist_from: str  # 'title' | 'publisher' | 'uploader'
+
+
+def parse_upload(title: str, uploader: str, publisher_artist: str | None = None) -> UploadName:
+    """'FISHER - Losing It (Extended Mix)' by 'Catch & Release' -> artists ('fisher',), 'losing it'.
+
+    An 'A - B' title names the artist on the left unless the left side is the uploader's own
+    label-like prefix; without a dash, the publisher metadata's artist, else the uploader."""
+    text = title.replace("–", " - ").replace("—", " - ")
+    outside = _BRACKETS.sub(" ", text)
+    if " - " in outside:
+        left, _, right = text.partition(" - ")
+        right_title = parse_title(right)
+        left_folded = fold(left)
+        if left_folded and not _versions_in(left_folded)[0] and right_title.base:
+            return UploadName(split_artists(left), right_title, "title")
+    parsed = parse_title(title)
+    if publisher_artist:
+        return UploadName(split_artists(publisher_artist), parsed, "publisher")
+    return UploadName(split_artists(uploader), parsed, "uploader")
