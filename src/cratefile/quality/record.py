@@ -1,0 +1,144 @@
+"""A download's quality record (`cache/quality/<stem>.json`, keyed like its analysis): its
+provenance and its acoustic fingerprint, measured once by one ffmpeg run.
+
+The run reads the file a few times in one process: the first FINGERPRINT_SECONDS into the
+chromaprint muxer, and EXCERPTS short excerpts from the body of the track (inputs seeked
+before decoding, so only those seconds are decoded) as mono float PCM at the native rate for
+the spectrum. ffmpeg's banner for the first input gives the stream facts. The record says what
+it was measured from (the audio's size and mtime) and with which QUALITY_VERSION: a changed
+file or a new version measures again.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from cratefile.atomic import read_json, write_json
+from cratefile.errors import ToolError
+from cratefile.layout import Layout
+from cratefile.proc import ffmpeg_exe, run
+from cratefile.quality import fingerprint
+from cratefile.quality.provenance import Provenance, effective_bandwidth, judge, parse_stream_info
+from cratefile.records import stem_of
+
+log = logging.getLogger(__name__)
+
+QUALITY_VERSION = "2026.12-1"  # bump when a measurement changes: every record is measured again
+FINGERPRINT_SECONDS = 600.0  # a two-hour mix is fingerprinted by its first ten minutes
+EXCERPTS = (0.3, 0.5, 0.7)  # where the spectrum excerpts start, as shares of the duration
+EXCERPT_SECONDS = 3.0
+TIMEOUT = 600.0
+
+
+def record_path(layout: Layout, key: str) -> Path:
+    """Next to the analysis: cache/quality/<stem>.json."""
+    return layout.cache / "quality" / f"{stem_of(key)}.json"
+
+
+@dataclass(frozen=True)
+class QualityRecord:
+    provenance: Provenance | None
+    fingerprint: str | None  # base64 of the raw little-endian uint32 items
+    duration: float | None  # seconds, as measured from the file
+    source: tuple[int, int] | None  # (mtime_ns, size) of the audio it was measured from
+    version: str = QUALITY_VERSION
+    error: str | None = None  # why something could not be measured (the rest still stands)
+    seconds: float | None = None  # wall time of the measurement
+
+    def items(self) -> np.ndarray | None:
+        return fingerprint.decode(self.fingerprint) if self.fingerprint else None
+
+    def to_json(self) -> dict[str, Any]:
+        return {"version": self.version, "source": list(self.source) if self.source else None,
+                "duration": self.duration, "provenance": self.provenance.to_json() if self.provenance else None,
+                "fingerprint": self.fingerprint, "error": self.error, "seconds": self.seconds}
+
+    @classmethod
+    def from_json(cls, data: Any) -> QualityRecord | None:
+        if not isinstance(data, dict) or not isinstance(data.get("version"), str):
+            return None
+        source = data.get("source")
+        return cls(provenance=Provenance.from_json(data.get("provenance")), fingerprint=data.get("fingerprint"),
+                   duration=data.get("duration"), source=(int(source[0]), int(source[1])) if source else None,
+                   version=data["version"], error=data.get("error"), seconds=data.get("seconds"))
+
+
+def file_sig(path: Path) -> tuple[int, int] | None:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return st.st_mtime_ns, st.st_size
+
+
+def read_record(layout: Layout, key: str) -> QualityRecord | None:
+    return QualityRecord.from_json(read_json(record_path(layout, key)))
+
+
+def write_record(layout: Layout, key: str, record: QualityRecord) -> None:
+    write_json(record_path(layout, key), record.to_json())
+
+
+def record_current(record: QualityRecord | None, audio: Path) -> bool:
+    """Was `record` measured from this audio as it is now, by this version?"""
+    return record is not None and record.version == QUALITY_VERSION and record.source == file_sig(audio)
+
+
+def measure_argv(ffmpeg: str, audio: Path, duration: float | None, tmp: Path, with_fingerprint: bool) -> list[str]:
+    src = f"file:{audio}"
+    argv = [ffmpeg, "-hide_banner", "-nostdin", "-nostats", "-t", f"{FINGERPRINT_SECONDS:g}", "-i", src]
+    if duration and duration > 4 * EXCERPT_SECONDS:
+        starts = [round(share * duration, 3) for share in EXCERPTS]
+        length = EXCERPT_SECONDS
+    else:
+        starts, length = [0.0], 10.0
+    for start in starts:
+        argv += ["-ss", f"{start:g}", "-t", f"{length:g}", "-i", src]
+    if with_fingerprint:
+        argv += ["-map", "0:a:0", *fingerprint.chromaprint_output(str(tmp / "fp.raw"))]
+    for n in range(len(starts)):
+        argv += ["-map", f"{n + 1}:a:0", "-ac", "1", "-c:a", "pcm_f32le", "-f", "f32le", "-y", str(tmp / f"ex{n}.raw")]
+    return argv
+
+
+def measure(audio: Path, duration: float | None = None) -> QualityRecord:
+    """Provenance and fingerprint of `audio` (`duration`: what the download knows, to place the
+    excerpts). Never raises for a file ffmpeg cannot read: the record carries the error."""
+    started = time.monotonic()
+    sig = file_sig(audio)
+    ffmpeg = ffmpeg_exe()
+    with_fp = fingerprint.chromaprint_available(ffmpeg)
+    error = None if with_fp else fingerprint.missing_message(ffmpeg)
+    with tempfile.TemporaryDirectory(prefix="cratefile-quality-") as name:
+        tmp = Path(name)
+        try:
+            proc = run(measure_argv(ffmpeg, audio, duration, tmp, with_fp), timeout=TIMEOUT, capture_stdout=False)
+        except ToolError as exc:
+            log.info("quality of %s not measured: %s", audio.name, exc)
+            last = (exc.stderr_tail.strip().splitlines() or [str(exc)])[-1]
+            return QualityRecord(None, None, duration, sig, error=f"ffmpeg could not read {audio.name}: {last}",
+                                 seconds=round(time.monotonic() - started, 3))
+        info = parse_stream_info(proc.stderr.decode("utf-8", "replace"), audio.suffix)
+        excerpts = [np.fromfile(p, dtype="<f4") for p in sorted(tmp.glob("ex*.raw"))]
+        bandwidth, cutoff = (effective_bandwidth(excerpts, info.sample_rate) if info.sample_rate else (None, None))
+        items = fingerprint.parse_raw((tmp / "fp.raw").read_bytes()) if with_fp and (tmp / "fp.raw").exists() else None
+    return QualityRecord(
+        provenance=judge(info, bandwidth, cutoff),
+        fingerprint=fingerprint.encode(items) if items is not None and len(items) else None,
+        duration=info.duration or duration,
+        source=sig,
+        error=error,
+        seconds=round(time.monotonic() - started, 3),
+    )
+
+
+__all__ = ["QUALITY_VERSION", "QualityRecord", "measure", "read_record", "record_current", "record_path",
+           "write_record"]
