@@ -1,7 +1,7 @@
 """Matching a source track to its SoundCloud upload: the resolver against two baselines, on the
 labeled candidate set of bench/matching_set.py (generated from a fixed seed).
 
-    python bench/matching.py [--split tune|test|all] [--list 40]
+    python bench/matching.py [--split tune|test|all] [--list 40] [--seed N]
 
 For each system: how many tracks it auto-accepted, the precision of those accepts (right /
 accepted), recall (right accepts / tracks that have a right candidate), the share sent to
@@ -18,7 +18,8 @@ in the same run on the same cases:
   candidate accepted at >= 0.75, else review.
 
 Then the resolver's wrong accepts and misses, one line each, for tuning. Tune on `--split tune`;
-`--split test` is the held-out fifth, to check that tuning did not just learn the set.
+`--split test` is the held-out fifth, to check that tuning did not just learn the set; `--seed`
+generates a fresh set from the same templates.
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ from typing import Any
 from rapidfuzz import fuzz, utils
 
 sys.path.insert(0, str(Path(__file__).parent))
-from matching_set import Case, build  # noqa: E402
+from matching_set import SEED, Case, build  # noqa: E402
 
 from cratefile.resolve.hits import Hit  # noqa: E402
 
@@ -188,12 +189,13 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--split", choices=["tune", "test", "all"], default="all")
     ap.add_argument("--list", type=int, default=60, help="at most this many wrong accepts and misses shown")
+    ap.add_argument("--seed", type=int, default=SEED, help="another seed generates another set")
     args = ap.parse_args(argv)
 
-    cases = [c for c in build() if args.split == "all" or c.split == args.split]
+    cases = [c for c in build(args.seed) if args.split == "all" or c.split == args.split]
     answerable = sum(c.right is not None for c in cases)
     n_cands = sum(len(c.candidates) for c in cases)
-    print(f"set: {len(cases)} source tracks (split {args.split}), {n_cands} candidates, "
+    print(f"set: {len(cases)} source tracks (split {args.split}, seed {args.seed}), {n_cands} candidates, "
           f"{len(cases) - answerable} ({pct((len(cases) - answerable) / len(cases)).strip()}) with no right candidate, "
           f"{sum(c.wanted.source_id.startswith('spotify') for c in cases)} Spotify-like / "
           f"{sum(c.wanted.source_id.startswith('discogs') for c in cases)} Discogs-like")

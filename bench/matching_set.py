@@ -445,14 +445,30 @@ def _version_trap(b: _Builder, rng: random.Random, v: str, artist: str, title: s
 
 
 def build(seed: int = SEED, cases: int = CASES) -> list[Case]:
-    """The whole set, the same for the same seed: about 15 % without a right candidate, the
-    held-out 20 % ('test') chosen at random."""
+    """The whole set, the same for the same seed: 15 % without a right candidate, the held-out
+    20 % ('test') chosen at random within each of the two groups."""
     rng = random.Random(seed)
     b = _Builder(rng)
     order = list(range(cases))
     rng.shuffle(order)
-    held_out = set(order[: round(cases * TEST_SHARE)])
-    rng.shuffle(order)
     no_right = set(order[: round(cases * NO_RIGHT_SHARE)])
-    return [build_case(n, rng, b, has_right=n not in no_right, split="test" if n in held_out else "tune")
-            for n in range(cases)]
+    rng.shuffle(order)  # the held-out fifth, with its fair share of tracks that have no right candidate
+    held_out = set()
+    for group in ([n for n in order if n in no_right], [n for n in order if n not in no_right]):
+        held_out |= set(group[: round(len(group) * TEST_SHARE)])
+    out = [build_case(n, rng, b, has_right=n not in no_right, split="test" if n in held_out else "tune")
+           for n in range(cases)]
+    for case in out:
+        check(case)
+    return out
+
+
+def check(case: Case) -> None:
+    """The set's own promises, so a change to the generator cannot quietly break them."""
+    urls = [c["permalink_url"] for c in case.candidates]
+    assert 5 <= len(urls) <= 15 and len(set(urls)) == len(urls), case.n
+    for i in case.acceptable:
+        c = case.candidates[i]
+        assert c["policy"] != "SNIP" and c["duration"] == c["full_duration"], case.n
+        if case.wanted.duration is not None:
+            assert abs(c["duration"] / 1000 - case.wanted.duration) <= 3, case.n
