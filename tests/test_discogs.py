@@ -370,13 +370,3 @@ def test_the_fake_answers_as_discogs_does(fake: FakeDiscogs) -> None:
         page = client.get(f"/users/{OWNER}/collection/folders/0/releases", params={"per_page": 2, "page": 1},
                           headers={"Authorization": f"Discogs token={TOKEN}"}).json()["pagination"]
         assert (page["pages"], page["items"], sorted(page["urls"])) == (2, 3, ["last", "next"])
-
-
-def test_a_discogs_playlist_fails_alone_and_clearly_while_matching_is_not_built(tmp_path: Path) -> None:
-    # resolution by search is still to come: the playlist must say so and download nothing,
-    # never guess an upload
-    from cratefile.errors import SourceError
-    from cratefile.resolve import Wanted, resolve_listing
-
-    with pytest.raises(SourceError, match="matching them to SoundCloud uploads is not built yet"):
-        resolve_listing(None, None, [Wanted("discogs:release:1:A1", "T", ("A",))])  # type: ignore[arg-type]

@@ -88,11 +88,12 @@ _OPTIONS: dict[str, tuple[tuple[str, ...], dict[str, Any]]] = {
     "json": (("--json",), {"action": "store_true", "default": False}),
     "dry_run": (("--dry-run",), {"action": "store_true", "default": False}),
     "accept_shrink": (("--accept-shrink",), {"action": "store_true", "default": False}),
+    "rematch": (("--rematch",), {"action": "store_true", "default": False}),
     "restore": (("--restore",), {"metavar": "STAMP", "default": None}),
     "list_trash": (("--list-trash",), {"action": "store_true", "default": False}),
 }
 _TAKES: dict[str, tuple[str, ...]] = {
-    "run": ("manifest", "refresh", "retry_failed", "wait", "dry_run", "accept_shrink"),  # and doit run's options
+    "run": ("manifest", "refresh", "retry_failed", "wait", "dry_run", "accept_shrink", "rematch"),  # and doit's
     "status": ("manifest", "json"),
     "prune": ("manifest", "dry_run", "wait", "restore", "list_trash"),
     "schema": ("manifest",),
@@ -205,6 +206,7 @@ def _doit_complaint(text: str, command: str, parser: Any) -> str:
 
 USAGE = """usage: cratefile [--refresh] [--retry-failed] [--wait S] [doit run options: -n N, -v 2, ...] [TASK...]
        cratefile status [--json]
+       cratefile review [--json] [--accept ID [N|URL]] [--reject ID]   Spotify/Discogs tracks without a sure match
        cratefile export rekordbox [-o FILE] [--format FMT]
        cratefile notion init-schema | dedupe [--dry-run] | unlock --stale
        cratefile prune [--dry-run] [--wait S]    move library files the manifest no longer asks for to library/.trash/
@@ -213,6 +215,7 @@ USAGE = """usage: cratefile [--refresh] [--retry-failed] [--wait S] [doit run op
   -m, --manifest F every command: the manifest to read (default playlists.yaml)
   --refresh        re-read every playlist's source now, whatever its refresh interval
   --retry-failed   retry tracks that failed permanently (deleted, geo-blocked, ...) before their cool-off
+  --rematch        search every Spotify/Discogs track again (pins still win), whatever playlists.lock says
   --accept-shrink  take the new list of a playlist that lost too many tracks at once (the shrink guard)
   --wait S         wait up to S seconds for another run in this workspace to finish
 """
@@ -395,12 +398,12 @@ def _run_doit(manifest: Manifest, opts: argparse.Namespace, rest: list[str], rep
     from doit.doit_cmd import DoitMain
 
     from cratefile.context import RunContext
-    from cratefile.engine.tasks import make_namespace
+    from cratefile.engine.tasks import make_namespace, plans_everything
 
     ctx = ctx or RunContext(manifest, refresh=opts.refresh, retry_failed=opts.retry_failed,
-                            accept_shrink=opts.accept_shrink)
+                            accept_shrink=opts.accept_shrink, rematch=opts.rematch)
     manifest.cache.mkdir(parents=True, exist_ok=True)
-    namespace = make_namespace(ctx, reporter)
+    namespace = make_namespace(ctx, reporter, full=plans_everything(rest))
     main = DoitMain(ModuleTaskLoader(namespace))
     try:
         return main.run(rest) or 0
@@ -423,7 +426,8 @@ def _build(manifest: Manifest, opts: argparse.Namespace, rest: list[str]) -> int
             print(f"stopped: {check.detail}", file=sys.stderr)
         return EXIT_ENVIRONMENT
     ctx = RunContext(manifest, refresh=opts.refresh, retry_failed=opts.retry_failed,
-                     accept_shrink=opts.accept_shrink, analysis_workers=min(2, os.cpu_count() or 1))
+                     accept_shrink=opts.accept_shrink, rematch=opts.rematch,
+                     analysis_workers=min(2, os.cpu_count() or 1))
     layout = ctx.layout
     sweep_parts([layout.audio, layout.analyses, layout.snapshots,
                  *(layout.library / fmt for fmt in manifest.formats),
@@ -440,6 +444,10 @@ def _build(manifest: Manifest, opts: argparse.Namespace, rest: list[str]) -> int
     doit_rc = 0
     try:
         doit_rc = _run_doit(manifest, opts, rest, reporter, ctx)
+        if ctx.stop_reason is None:
+            from cratefile.engine.tasks import settle
+
+            settle(ctx)  # what this run built is proven clean now, not by the next run
     except KeyboardInterrupt:
         interrupted = True
         ctx.stop("interrupted", EXIT_INTERRUPTED)  # a no-op when something else stopped the run

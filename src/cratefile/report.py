@@ -20,7 +20,8 @@ from cratefile.context import RunContext
 from cratefile.errors import Category
 from cratefile.plan import held_back, ref_inputs
 from cratefile.records import stem_of, task_track_stem
-from cratefile.snapshots import read_snapshot
+from cratefile.resolve import RESOLVED_KINDS
+from cratefile.snapshots import read_snapshot, snapshot_meta
 
 # category -> its name under a playlist's `elsewhere`
 ELSEWHERE = {Category.LOCKED_ELSEWHERE.value: "locked", Category.BUILT_ELSEWHERE.value: "built"}
@@ -50,6 +51,12 @@ def build_report(ctx: RunContext, executed: list[str], *, interrupted: bool, err
                                  "elsewhere": {"locked": 0, "built": 0}}
         if p.slug in ctx.playlist_errors:
             entry["fetch_error"] = ctx.playlist_errors[p.slug]
+        resolved = snap is not None and p.source.kind in RESOLVED_KINDS
+        waiting = snapshot_meta(ctx.layout.snapshot(p.slug)).get("review") if resolved else None
+        if isinstance(waiting, list) and waiting:  # resolved playlists: tracks no upload is sure for
+            entry["review"] = sum(1 for w in waiting if isinstance(w, dict) and w.get("status") == "review")
+            entry["unmatched"] = sum(1 for w in waiting if isinstance(w, dict) and w.get("status") == "unmatched")
+            entry["total"] += entry["review"] + entry["unmatched"]
         for ref in tracks:
             have = files.get(ref.key, {})
             built = all(fmt in have and os.path.exists(have[fmt]) for fmt in p.formats)
@@ -116,6 +123,10 @@ def summary_lines(report: dict[str, Any]) -> list[str]:
             parts.append(f"{len(p['held_back'])} failed earlier (not retried yet)")
         if p["pending"]:
             parts.append(f"{p['pending']} pending")
+        if p.get("review"):
+            parts.append(f"{p['review']} for review")
+        if p.get("unmatched"):
+            parts.append(f"{p['unmatched']} not found")
         elsewhere = p.get("elsewhere") or {}
         if elsewhere.get("locked"):
             parts.append(f"{elsewhere['locked']} being built by another machine")
@@ -127,6 +138,10 @@ def summary_lines(report: dict[str, Any]) -> list[str]:
         for f in p["failed"]:
             what = f"{f['title']!r} ({f['key']})" if f.get("title") else f["key"]
             lines.append(f"  failed {what} at {f['stage']}: {f['category']}: {f['message']}")
+    waiting = sum(p.get("review", 0) + p.get("unmatched", 0) for p in report["playlists"])
+    if waiting:
+        lines.append(f"{waiting} track{'' if waiting == 1 else 's'} of Spotify/Discogs playlists had no sure match "
+                     "(not failures; nothing was guessed): run cratefile review")
     lines += _elsewhere_lines(report.get("elsewhere") or {})
     lines += [f"error: {e}" for e in report["errors"]]
     lines += [f"note: {n}" for n in report.get("notes", [])]

@@ -12,6 +12,7 @@ from cratefile.errors import Category
 from cratefile.layout import Layout
 from cratefile.plan import held_back
 from cratefile.records import Manifest
+from cratefile.resolve import RESOLVED_KINDS
 
 
 def _elsewhere(category: Any) -> bool:
@@ -20,6 +21,33 @@ def _elsewhere(category: Any) -> bool:
         return Category(category).elsewhere
     except ValueError:
         return False
+
+
+def _resolved(layout: Layout, slug: str, tracks: list[dict[str, Any]]) -> dict[str, int]:
+    """A Spotify/Discogs playlist: each built track's source id and match, and the tracks that
+    wait for review or were found nowhere (from the snapshot the last fetch wrote)."""
+    from cratefile.snapshots import read_snapshot, snapshot_meta
+
+    path = layout.snapshot(slug)
+    snap = read_snapshot(path)
+    refs = {r.key: r for r in (snap.tracks if snap else ())}
+    for item in tracks:
+        ref = refs.get(item["key"])
+        info = ref.entry.get("resolved") if ref else None
+        if ref and isinstance(info, dict):
+            item["source"] = info.get("source")
+            item["match"] = {"url": ref.url, "status": info.get("status"), "confidence": info.get("confidence")}
+    waiting = snapshot_meta(path).get("review")
+    counts = {"review": 0, "unmatched": 0}
+    for w in waiting if isinstance(waiting, list) else []:
+        if not isinstance(w, dict) or w.get("status") not in counts:
+            continue
+        counts[w["status"]] += 1
+        best = (w.get("candidates") or [{}])[0]
+        tracks.append({"position": None, "key": None, "state": w["status"], "title": w.get("title"),
+                       "artist": w.get("artist"), "source": w.get("source"), "note": w.get("note"),
+                       "match": {"url": best.get("url"), "status": w["status"], "confidence": w.get("confidence")}})
+    return counts
 
 
 def collect(manifest: Manifest) -> dict[str, Any]:
@@ -55,6 +83,8 @@ def collect(manifest: Manifest) -> dict[str, Any]:
                                 message=row.get("error_message"), attempts=row.get("attempts"),
                                 retried_next_run=not held_back(failure, now, manifest.retry.cool_off_hours, False))
                 tracks.append(item)
+            if p.source.kind in RESOLVED_KINDS:
+                counts.update(_resolved(layout, p.slug, tracks))
             out.append({"name": p.name, "slug": p.slug, "total": len(tracks), **counts, "tracks": tracks})
         return {"playlists": out}
     finally:
@@ -70,6 +100,10 @@ def render_table(data: dict[str, Any]) -> str:
                 when = "retried next run" if t.get("retried_next_run") else "not retried before its cool-off"
                 lines.append(f"  ✗ {t['key']} {t.get('title') or ''}: {t.get('category')} "
                              f"at {t.get('stage')}: {t.get('message')} ({when})")
+            elif t["state"] in ("review", "unmatched"):
+                why = f": {t['note']}" if t.get("note") else ""
+                lines.append(f"  ? {t.get('source')} {t.get('artist') or ''} - {t.get('title') or ''}: "
+                             f"{t['state']}{why} (cratefile review)")
     return "\n".join(lines)
 
 

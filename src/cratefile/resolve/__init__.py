@@ -18,6 +18,7 @@ confidence, when, how), so a rerun makes no search; pins in the manifest always 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -26,6 +27,9 @@ from cratefile.records import Playlist
 if TYPE_CHECKING:  # sources import this module: no import of cratefile.sources at load
     from cratefile.context import RunContext
     from cratefile.sources.base import Listing
+
+# the source kinds whose tracks are matched to uploads by search (their snapshots' meta["review"])
+RESOLVED_KINDS = frozenset({"spotify", "discogs"})
 
 DecisionStatus = Literal["matched", "pinned", "review", "unmatched"]
 
@@ -119,3 +123,32 @@ def resolve_listing(run: RunContext, playlist: Playlist, wanted: list[Wanted]) -
     from cratefile.resolve.run import resolve
 
     return resolve(run, playlist, wanted)
+
+
+def _digest(pins: Any) -> str:
+    import hashlib
+    import json
+
+    return hashlib.sha256(json.dumps(sorted(pins)).encode()).hexdigest()[:16]
+
+
+def pins_digest(run: RunContext) -> str:
+    return _digest(run.manifest.match.pins)
+
+
+def resolution_fresh(run: RunContext, meta: Mapping[str, Any]) -> bool:
+    """A resolved playlist's snapshot still says what the pins and playlists.lock say: no pin
+    was changed in the manifest, no answer given in `cratefile review` since it was made, and
+    `--rematch` was not asked for."""
+    import os
+
+    if run.rematch or meta.get("pins", _digest(())) != pins_digest(run):
+        return False
+    fetched = float(meta.get("fetched_at", 0))
+    for path in (run.manifest.path.parent / "playlists.lock", run.manifest.cache / "matches.json"):
+        try:
+            if os.stat(path).st_mtime > fetched:
+                return False
+        except FileNotFoundError:
+            continue
+    return True

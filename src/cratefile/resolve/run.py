@@ -12,12 +12,14 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from dataclasses import replace
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from cratefile.errors import Category, SourceError, TrackFailure
 from cratefile.net import RateLimiter, limiter
-from cratefile.records import Playlist, TrackRef
-from cratefile.resolve import Decision, Wanted
+from cratefile.records import Playlist, Sidecar, TrackRef
+from cratefile.resolve import Decision, Wanted, pins_digest
 from cratefile.resolve.book import MatchBook
 from cratefile.resolve.score import MatchRules, decide_ranked, load_rules, rank
 
@@ -122,6 +124,7 @@ def resolve(run: RunContext, playlist: Playlist, wanted: list[Wanted]) -> Listin
     refs: dict[str, TrackRef] = {}
     review: list[dict[str, Any]] = []
     skipped: list[str] = []
+    twice: list[str] = []
     counts = {"matched": 0, "pinned": 0, "review": 0, "unmatched": 0, "searched": 0}
     try:
         for w in wanted:
@@ -133,9 +136,9 @@ def resolve(run: RunContext, playlist: Playlist, wanted: list[Wanted]) -> Listin
             counts["searched"] += searched
             counts[decision.status] += 1
             if decision.status in ("matched", "pinned") and decision.key and decision.url:
-                if decision.key in refs:
-                    skipped.append(f"{w.source_id} ({w.artist} - {w.title}): the same upload as an earlier track "
-                                   f"of this playlist ({decision.url}); listed once")
+                if decision.key in refs:  # not a failure: the upload is in the playlist once
+                    twice.append(f"{w.source_id} ({w.artist} - {w.title}): the same upload as an earlier track "
+                                 f"of this playlist ({decision.url}); listed once")
                     continue
                 refs[decision.key] = _ref(decision, w)
             else:
@@ -144,4 +147,21 @@ def resolve(run: RunContext, playlist: Playlist, wanted: list[Wanted]) -> Listin
         book.save()
     log.info("%s: %d matched, %d pinned, %d for review, %d unmatched (%d searched)", playlist.name,
              counts["matched"], counts["pinned"], counts["review"], counts["unmatched"], counts["searched"])
-    return Listing(tuple(refs.values()), meta={"review": review, "match_counts": counts}, skipped=tuple(skipped))
+    meta = {"review": review, "match_counts": counts, "skipped": twice, "pins": pins_digest(run)}
+    return Listing(tuple(refs.values()), meta=meta, skipped=tuple(skipped))
+
+
+def download_resolved(run: RunContext, ref: TrackRef, dest: Path) -> Sidecar:
+    """A matched upload, downloaded like any other; tagged with what the source service says
+    of the track (its title, artists, album), not the uploader's 'Artist - Title [FREE DL]'."""
+    from cratefile.sources.url import UrlSource
+
+    entry = dict(ref.entry)
+    resolved = entry.pop("resolved", None)
+    sidecar = UrlSource().download(run, replace(ref, entry=entry), dest)
+    wanted = resolved.get("wanted") if isinstance(resolved, dict) else None
+    if not isinstance(wanted, dict):
+        return sidecar
+    w = Wanted.from_entry(wanted)
+    return replace(sidecar, title=w.title or sidecar.title, artist=w.artist or sidecar.artist,
+                   album=w.album or sidecar.album)

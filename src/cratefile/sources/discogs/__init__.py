@@ -27,6 +27,7 @@ from cratefile.atomic import read_json, write_json
 from cratefile.errors import Category, SourceError
 from cratefile.net import RateLimiter
 from cratefile.records import Playlist, Sidecar, SourceSpec, TrackRef
+from cratefile.resolve.review import REVIEW_VERB
 from cratefile.sources.base import Listing, ManifestReader, SourceBase
 from cratefile.sources.discogs.api import BadAnswer, DiscogsApi, DiscogsTuning, default_limiter, status_of, told
 from cratefile.sources.discogs.settings import (
@@ -67,6 +68,7 @@ class DiscogsSource(SourceBase):
     schema: Mapping[str, Any] = PLAYLIST_SCHEMA
     settings: str | None = "discogs"
     settings_schema: Mapping[str, Any] | None = SETTINGS_SCHEMA
+    verbs: Mapping[str, Any] = {"review": REVIEW_VERB}
 
     def __init__(
         self,
@@ -243,10 +245,14 @@ class DiscogsSource(SourceBase):
         settings = run.manifest.settings(self.kind)
         if not isinstance(settings, DiscogsSettings):
             return False
-        return time.time() - float(meta.get("fetched_at", 0)) < settings.refresh_seconds
+        from cratefile.resolve import resolution_fresh
+
+        return time.time() - float(meta.get("fetched_at", 0)) < settings.refresh_seconds and resolution_fresh(run, meta)
 
     def download(self, run: RunContext, ref: TrackRef, dest: Path) -> Sidecar:
-        return UrlSource().download(run, ref, dest)  # the resolver's refs are ordinary uploads
+        from cratefile.resolve.run import download_resolved  # the resolver's refs are ordinary uploads
+
+        return download_resolved(run, ref, dest)
 
     def current(self, run: RunContext, sidecar: Sidecar) -> bool:
         return UrlSource().current(run, sidecar)

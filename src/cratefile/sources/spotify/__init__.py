@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any, cast
 from cratefile.errors import Category, SourceError
 from cratefile.records import Playlist, Sidecar, SourceSpec, TrackRef
 from cratefile.resolve import Wanted
+from cratefile.resolve.review import REVIEW_VERB
 from cratefile.sinks.base import Verb
 from cratefile.snapshots import snapshot_meta
 from cratefile.sources.base import Listing, ManifestReader, SourceBase
@@ -104,6 +105,7 @@ class SpotifySource(SourceBase):
     settings_schema: Mapping[str, Any] | None = SETTINGS_SCHEMA
     verbs: Mapping[str, Any] = {
         "login spotify": Verb(f"{LOGIN_USAGE}   authorize cratefile to read your Spotify playlists (PKCE)", login),
+        "review": REVIEW_VERB,
     }
 
     def parse_settings(self, section: Any, reader: ManifestReader) -> SpotifySettings:
@@ -221,10 +223,15 @@ class SpotifySource(SourceBase):
     def fresh(self, run: RunContext, playlist: Playlist, meta: Mapping[str, Any]) -> bool:
         import time
 
-        return time.time() - float(meta.get("fetched_at", 0)) < self._settings(run).refresh_seconds
+        from cratefile.resolve import resolution_fresh
+
+        young = time.time() - float(meta.get("fetched_at", 0)) < self._settings(run).refresh_seconds
+        return young and resolution_fresh(run, meta)
 
     def download(self, run: RunContext, ref: TrackRef, dest: Path) -> Sidecar:
-        return UrlSource().download(run, ref, dest)
+        from cratefile.resolve.run import download_resolved  # the resolver's refs are ordinary uploads
+
+        return download_resolved(run, ref, dest)
 
     def current(self, run: RunContext, sidecar: Sidecar) -> bool:
         return UrlSource().current(run, sidecar)

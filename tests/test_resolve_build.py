@@ -1,0 +1,146 @@
+"""A Spotify playlist built end to end: its tracks found by SoundCloud search on the fake
+SoundCloud (through yt-dlp's real scsearch extractor), only sure matches downloaded, the rest
+waiting in `cratefile review`; playlists.lock makes reruns search nothing; pins win."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+
+import mutagen
+import pytest
+
+from conftest import Workspace
+from fakes.soundcloud import FakeSoundCloud
+from fakes.spotify import FakeSpotify, Track
+
+API = "api-v2.soundcloud.com"
+
+LOSING = Track("Losing It - Extended Mix", ("FISHER",), album="Losing It", duration_ms=24_000, isrc="AUUM71800123")
+OPUS = Track("Opus", ("Eric Prydz",), album="Opus", duration_ms=90_000)
+NOWHERE = Track("Nothing Like It", ("Nobody Known",), duration_ms=20_000)
+STROBE = Track("Strobe", ("deadmau5",), album="For Lack Of A Better Name", duration_ms=22_000)
+
+
+@pytest.fixture
+def soundcloud(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeSoundCloud]:
+    from yt_dlp.extractor.soundcloud import SoundcloudBaseIE
+
+    with FakeSoundCloud() as fake:
+        monkeypatch.setenv("CRATEFILE_YTDLP_LOOPBACK", fake.base_url)
+        yield fake
+    SoundcloudBaseIE._HEADERS.pop("Authorization", None)
+
+
+@pytest.fixture
+def spotify(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeSpotify]:
+    with FakeSpotify(mode="extended") as fake:
+        monkeypatch.setenv("SPOTIFY_CLIENT_ID", fake.client_id)
+        monkeypatch.setenv("SPOTIFY_CLIENT_SECRET", fake.client_secret)
+        yield fake
+
+
+def uploads(fake: FakeSoundCloud) -> None:
+    # the right upload, by the label, with the artist in publisher metadata
+    fake.add_track(11, "FISHER - Losing It (Extended Mix)", "Catch & Release", 24, plays=250_000,
+                   publisher_artist="FISHER", isrc="AUUM71800123", followers=80_000)
+    # a far more popular remix that search ranks first
+    fake.add_track(12, "FISHER - Losing It (Chris Lake Remix)", "Chris Lake", 30, plays=2_000_000, verified=True)
+    # the only full-length Opus is a Go+ preview
+    fake.add_track(21, "Opus", "Eric Prydz", 90, behavior="preview", verified=True, plays=5_000_000)
+    fake.add_track(22, "Opus (Live at Tomorrowland)", "festival rips", 300, plays=900)
+    # Strobe: the artist has only the radio edit; a stranger has a full-length rip
+    fake.add_track(41, "Strobe (Radio Edit)", "deadmau5", 12, verified=True, plays=3_000_000)
+    fake.add_track(42, "deadmau5 - Strobe", "xx_uploads_xx", 22, plays=300, publisher_artist=None)
+
+
+def manifest(ws: Workspace, spotify: FakeSpotify, playlist_id: str, extra: str = "") -> None:
+    ws.manifest(f"""
+        spotify: {{api_url: "{spotify.api_url}", token_url: "{spotify.token_url}"}}
+        formats: [wav]
+        {extra}
+        playlists:
+          - name: New Techno
+            spotify: https://open.spotify.com/playlist/{playlist_id}
+    """)
+
+
+def searches(fake: FakeSoundCloud) -> int:
+    return fake.count(API, "/search/tracks")
+
+
+@pytest.mark.slow
+def test_a_spotify_playlist_is_matched_built_reviewed_locked_and_pinned(
+        workspace: Workspace, soundcloud: FakeSoundCloud, spotify: FakeSpotify) -> None:
+    uploads(soundcloud)
+    pl = spotify.add_playlist("New Techno", [LOSING, OPUS, NOWHERE, STROBE])
+    manifest(workspace, spotify, pl.id)
+
+    rc, out, err = workspace.run()
+    assert rc == 0, out + err  # tracks waiting for review are not failures
+    assert "run cratefile review" in out
+    files = sorted(p.name for p in (workspace.root / "library" / "wav").iterdir())
+    assert files == ["FISHER - Losing It - Extended Mix.wav"], files  # only the sure match
+    tags = mutagen.File(workspace.root / "library" / "wav" / files[0])
+    assert str(tags["TIT2"]) == "Losing It - Extended Mix" and str(tags["TPE1"]) == "FISHER"  # Spotify's names
+    assert not any("soundcloud-12" in p.name or "soundcloud-21" in p.name or "soundcloud-42" in p.name
+                   for p in (workspace.root / "cache").rglob("*"))  # nothing else was downloaded
+    report = workspace.report()["playlists"][0]
+    assert (report["total"], report["built_now"], report["review"], report["unmatched"]) == (4, 1, 2, 1)
+
+    lock = json.loads((workspace.root / "playlists.lock").read_text())
+    entry = lock["matches"][f"spotify:track:{LOSING.id}"]
+    assert entry["url"] == soundcloud.url_of_track(11) and entry["how"] == "search" and entry["confidence"] >= 0.9
+    assert set(lock["matches"]) == {f"spotify:track:{LOSING.id}"}
+
+    rc, out, _ = workspace.run("review", "--json")
+    items = {i["source"]: i for i in json.loads(out)["items"]}
+    assert rc == 0 and set(items) == {f"spotify:track:{t.id}" for t in (OPUS, NOWHERE, STROBE)}
+    opus = items[f"spotify:track:{OPUS.id}"]
+    assert opus["status"] == "review" and opus["note"] == "preview only"
+    assert opus["candidates"][0]["url"] == soundcloud.url_of_track(21) and not opus["candidates"][0]["usable"]
+    assert items[f"spotify:track:{NOWHERE.id}"]["status"] == "unmatched"
+    strobe = items[f"spotify:track:{STROBE.id}"]
+    assert strobe["status"] == "review" and soundcloud.url_of_track(42) in [c["url"] for c in strobe["candidates"]]
+
+    rc, out, _ = workspace.run("status", "--json")
+    tracks = json.loads(out)["playlists"][0]["tracks"]
+    by_source = {t["source"]: t for t in tracks}
+    assert by_source[f"spotify:track:{LOSING.id}"]["match"]["status"] == "matched"
+    assert by_source[f"spotify:track:{LOSING.id}"]["state"] == "built"
+    assert by_source[f"spotify:track:{OPUS.id}"]["match"]["status"] == "review"
+    assert by_source[f"spotify:track:{NOWHERE.id}"]["match"]["status"] == "unmatched"
+
+    # a rerun, even one that re-reads Spotify, searches nothing: the lock and the open items answer
+    soundcloud.reset_counts()
+    rc, out, err = workspace.run("--refresh")
+    assert rc == 0, out + err
+    assert searches(soundcloud) == 0
+
+    # a human accepts the stranger's full-length Strobe in review: built by the next run
+    index = [c["url"] for c in strobe["candidates"]].index(soundcloud.url_of_track(42)) + 1
+    rc, out, err = workspace.run("review", "--accept", f"spotify:track:{STROBE.id}", str(index))
+    assert rc == 0, out + err
+    rc, out, err = workspace.run()
+    assert rc == 0, out + err
+    assert "deadmau5 - Strobe.wav" in {p.name for p in (workspace.root / "library" / "wav").iterdir()}
+    lock = json.loads((workspace.root / "playlists.lock").read_text())
+    assert lock["matches"][f"spotify:track:{STROBE.id}"]["how"] == "review"
+
+    # a pin wins over everything: Opus pinned to the live recording
+    manifest(workspace, spotify, pl.id,
+             extra=f'pins: {{"spotify:track:{OPUS.id}": "{soundcloud.url_of_track(22)}"}}')
+    soundcloud.reset_counts()
+    rc, out, err = workspace.run()
+    assert rc == 0, out + err
+    assert searches(soundcloud) == 0
+    assert json.loads((workspace.root / "playlists.lock").read_text())["matches"][f"spotify:track:{OPUS.id}"][
+        "status"] == "pinned"
+    assert len(list((workspace.root / "library" / "wav").iterdir())) == 3
+
+    # --rematch searches again (pins still win: Opus is not searched)
+    soundcloud.reset_counts()
+    rc, out, err = workspace.run("--rematch")
+    assert rc == 0, out + err
+    asked = [h.query.get("q", "") for h in soundcloud.requests if h.path == "/search/tracks"]
+    assert asked and not any("Opus" in q for q in asked)
