@@ -109,12 +109,13 @@ def measure_argv(ffmpeg: str, audio: Path, duration: float | None, tmp: Path, wi
     return argv
 
 
-def measure(audio: Path, duration: float | None = None) -> QualityRecord:
+def measure(audio: Path, duration: float | None = None, ffmpeg: str | None = None) -> QualityRecord:
     """Provenance and fingerprint of `audio` (`duration`: what the download knows, to place the
-    excerpts). Never raises for a file ffmpeg cannot read: the record carries the error."""
+    excerpts; `ffmpeg`: another binary than the run's). Never raises for a file ffmpeg cannot
+    read: the record carries the error."""
     started = time.monotonic()
     sig = file_sig(audio)
-    ffmpeg = ffmpeg_exe()
+    ffmpeg = ffmpeg or ffmpeg_exe()
     with_fp = fingerprint.chromaprint_available(ffmpeg)
     error = None if with_fp else fingerprint.missing_message(ffmpeg)
     with tempfile.TemporaryDirectory(prefix="cratefile-quality-") as name:
