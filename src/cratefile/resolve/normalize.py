@@ -20,7 +20,7 @@ VERSION_PHRASES: tuple[tuple[str, str], ...] = (
     ("original mix", ""), ("original version", ""), ("original", ""), ("album version", ""),
     ("remastered", ""), ("remaster", ""), ("single version", ""), ("mono", ""), ("stereo", ""),
     ("radio edit", "radio edit"), ("radio mix", "radio edit"), ("radio version", "radio edit"),
-    ("club mix", "extended"), ("extended mix", "extended"), ("extended version", "extended"),
+    ("club mix", "club mix"), ("extended mix", "extended"), ("extended version", "extended"),
     ("extended", "extended"), ("12 inch mix", "extended"), ("12 mix", "extended"),
     ("dub mix", "dub"), ("dub", "dub"), ("instrumental", "instrumental"), ("acapella", "acapella"),
     ("a cappella", "acapella"), ("vip mix", "vip"), ("vip", "vip"), ("bootleg", "bootleg"),
@@ -33,6 +33,7 @@ VERSION_PHRASES: tuple[tuple[str, str], ...] = (
     ("episode", "podcast"), ("essential mix", "mix"), ("boiler room", "mix"), ("set", "mix"),
     ("reprise", "reprise"), ("demo", "demo"), ("mix", "mix"),
 )
+ORIGINAL_WORDS = frozenset({"original mix", "original", "original version", "album version"})
 # Noise an uploader puts in brackets that says nothing about the recording.
 NOISE = re.compile(
     r"\b(free (dl|download)|out now|buy|premiere|exclusive|official( audio| video)?|hq|hd|clip|"
@@ -79,6 +80,7 @@ class Title:
     versions: frozenset[str]  # {'remix'}, {'extended'}, {} for the original
     credited: tuple[str, ...]  # folded names the title credits: remixers ('kolsch'), featured artists
     remixers: tuple[str, ...]  # folded names credited with the version ('kolsch' of 'Kolsch Remix')
+    original: bool = False  # the title says so: '(Original Mix)', '- Original Version'
 
 
 def _versions_in(phrase: str) -> tuple[set[str], str]:
@@ -120,6 +122,7 @@ def parse_title(title: str) -> Title:
     remixers: list[str] = []
 
     kept: list[str] = []  # bracketed words that are part of the title: '(Part 2)', '(Overdrive)'
+    said_original: list[str] = []
 
     def version_part(raw: str) -> None:
         folded = fold(raw)
@@ -133,7 +136,9 @@ def parse_title(title: str) -> Title:
             return
         remixer = _remixer_of(cleaned)
         found, _rest = _versions_in(cleaned)
-        if not found and cleaned not in ("original mix", "original", "original version", "album version"):
+        if not found and cleaned in ORIGINAL_WORDS:
+            said_original.append(cleaned)
+        if not found and cleaned not in ORIGINAL_WORDS:
             if cleaned == folded:  # no noise in it either: it belongs to the title
                 kept.append(cleaned)
             return
@@ -152,7 +157,7 @@ def parse_title(title: str) -> Title:
         head, _, tail = text.rpartition(" - ")
         tail_folded = fold(tail)
         found, _rest = _versions_in(NOISE.sub(" ", tail_folded))
-        if found or tail_folded in ("original mix", "original", "original version", "radio edit"):
+        if found or tail_folded in ORIGINAL_WORDS:
             version_part(tail)
             text = head
     feat = _FEAT.search(fold(text))
@@ -172,7 +177,8 @@ def parse_title(title: str) -> Title:
             versions.add(version)
             words = words.replace(f" {marker} ", " ")
     base = _SPACES.sub(" ", words).strip() or fold(title)
-    return Title(base, frozenset(versions), tuple(dict.fromkeys(credited)), tuple(dict.fromkeys(remixers)))
+    return Title(base, frozenset(versions), tuple(dict.fromkeys(credited)), tuple(dict.fromkeys(remixers)),
+                 original=bool(said_original) and not versions)
 
 
 @dataclass(frozen=True)
@@ -195,9 +201,38 @@ def parse_upload(title: str, uploader: str, publisher_artist: str | None = None)
         left, _, right = text.partition(" - ")
         right_title = parse_title(right)
         left_folded = fold(left)
-        if left_folded and not _versions_in(left_folded)[0] and right_title.base:
+        right_rest = _versions_in(NOISE.sub(" ", fold(_BRACKETS.sub(" ", right))))[1]
+        if left_folded and not _versions_in(left_folded)[0] and right_title.base and right_rest:
             return UploadName(split_artists(left), right_title, "title")
     parsed = parse_title(title)
     if publisher_artist:
         return UploadName(split_artists(publisher_artist), parsed, "publisher")
     return UploadName(split_artists(uploader), parsed, "uploader")
+
+
+_ROMAN = frozenset({"ii", "iii", "iv", "vi", "vii", "viii", "ix"})
+_PART_WORDS = frozenset({"pt", "part", "vol", "volume", "chapter", "episode", "no"})
+
+
+def numbering(base: str) -> frozenset[str]:
+    """The part numbers a folded base title carries: 'strings pt 2' -> {'2'}, 'dopamine ii' -> {'2'},
+    'age of love 2 0' -> {'2', '0'}; a sequel is another track, whatever else agrees."""
+    words = base.split()
+    out: set[str] = set()
+    for i, word in enumerate(words):
+        if word.isdigit():
+            out.add(str(int(word)))
+        elif word in _ROMAN and i > 0:
+            out.add(str(["ii", "iii", "iv", "v", "vi", "vii", "viii", "ix"].index(word) + 2))
+    if out and not (set(words) & _PART_WORDS) and len(out) == 1 and "0" in out:
+        return frozenset()
+    return frozenset(out)
+
+
+_ACCOUNT_SUFFIX = re.compile(r"\s+(official( music)?|music|officiel|oficial|sc|tv|\(official\))$")
+
+
+def fold_account(name: str) -> str:
+    """An uploader's name as an artist's: 'FISHER Official' -> 'fisher', 'Ben Bohmer Music' -> 'ben bohmer'."""
+    folded = fold_artist(name)
+    return _ACCOUNT_SUFFIX.sub("", folded).strip() or folded

@@ -21,9 +21,19 @@ from rapidfuzz import fuzz
 
 from cratefile.resolve import Candidate, Decision, Wanted
 from cratefile.resolve.hits import Hit
-from cratefile.resolve.normalize import Title, fold, fold_artist, parse_title, parse_upload, split_artists
+from cratefile.resolve.normalize import (
+    Title,
+    fold_account,
+    fold_artist,
+    numbering,
+    parse_title,
+    parse_upload,
+    split_artists,
+)
 
 REVIEW_CANDIDATES = 5
+LENGTH_VERSIONS = frozenset({"extended", "radio edit"})  # versions a length tells apart
+TRUSTED = 0.7  # an uploader at least this trusted may be accepted without a human
 
 
 @dataclass(frozen=True)
@@ -43,6 +53,7 @@ class MatchRules:
     cap_duration: float = 0.60
     cap_isrc: float = 0.85
     cap_artist: float = 0.70
+    cap_uploader: float = 0.85
     tolerance: float = 3.0
     max_difference: float = 10.0
     max_ratio: float = 0.04
@@ -121,18 +132,20 @@ def _want(w: Wanted) -> _Want:
 
 
 def _uploader_trust(hit: Hit, upload_artists: Sequence[str], want: _Want) -> tuple[float, str]:
-    uploader = fold_artist(hit.uploader)
+    uploader = fold_account(hit.uploader)
     people = (*want.artists, *want.remixers)
     if uploader and _best(uploader, people) >= 0.9:
         return 1.0, "uploaded by the artist"
-    if hit.uploader_permalink and _best(fold(hit.uploader_permalink), people) >= 0.9:
+    squeezed = tuple(p.replace(" ", "") for p in people)
+    if hit.uploader_permalink and _best(fold_account(hit.uploader_permalink.replace("-", " ")).replace(" ", ""),
+                                        squeezed) >= 0.9:
         return 1.0, "uploaded by the artist"
     if hit.verified:
         return 1.0, "verified uploader"
-    if hit.artist or hit.isrc or hit.label:
-        return 0.7, "label upload with publisher metadata"
-    if (hit.followers or 0) >= 10_000:
-        return 0.4, "uploader with an audience"
+    if hit.label or hit.isrc:
+        return 0.7, "label upload (label or ISRC in its metadata)"
+    if hit.artist and _best(fold_artist(hit.artist), people) >= 0.9:
+        return 0.3, "credits the artist, uploaded by another account"
     return 0.0, "uploaded by an unrelated account"
 
 
@@ -141,6 +154,7 @@ def score(wanted: Wanted, hit: Hit, rules: MatchRules, *, want: _Want | None = N
     want = want or _want(wanted)
     upload = parse_upload(hit.title, hit.uploader, hit.artist)
     reasons: list[str] = []
+    caps: dict[str, float] = {}  # why -> the most the candidate can score
     usable = True
 
     # artists: each wanted artist found among the upload's (the title's 'A - B', publisher
@@ -158,32 +172,45 @@ def score(wanted: Wanted, hit: Hit, rules: MatchRules, *, want: _Want | None = N
         title = max(title, _sim(f"{want.joined} {want.title.base}", f"{' '.join(upload.artists)} {upload.title.base}"))
 
     trust, who = _uploader_trust(hit, upload.artists, want)
+    if trust < TRUSTED:  # a stranger's upload may be cut, pitched or mislabeled: a human decides
+        caps["uploader"] = rules.cap_uploader
     popularity = min(1.0, math.log10(1 + (hit.plays or 0)) / 6.0)
     total = (rules.w_artist * artist + rules.w_title * title + rules.w_uploader * trust
              + rules.w_popularity * popularity)
     reasons.append(f"artist {artist:.2f}, title {title:.2f}, {who}")
-    caps: list[float] = []
 
-    # versions must agree: a remix is not the original, an extended mix is not the radio edit
+    # a sequel is another track: 'Strings Pt. 2', 'Dopamine II', 'Age Of Love 2.0'
+    if numbering(want.title.base) != numbering(upload.title.base):
+        reasons.append(f"another part: {upload.title.base!r}")
+        caps["part"] = rules.cap_version
+
+    # versions must agree: a remix is not the original, an extended mix is not the radio edit;
+    # an upload that names no version may be the extended/radio edit when its length says so
     theirs = upload.title.versions
+    unnamed = want.versions - theirs
+    if (not theirs and not upload.title.original and unnamed and unnamed <= LENGTH_VERSIONS
+            and wanted.duration and hit.length
+            and abs(wanted.duration - hit.length) <= rules.tolerance):
+        reasons.append(f"{', '.join(sorted(unnamed))} not named, its length agrees")
+        theirs = want.versions
     if want.versions != theirs:
         if want.versions - theirs:
             reasons.append(f"version differs: wanted {', '.join(sorted(want.versions - theirs))}")
         if theirs - want.versions:
             reasons.append(f"version differs: upload is {', '.join(sorted(theirs - want.versions))}")
-        caps.append(rules.cap_version)
+        caps["version"] = rules.cap_version
     elif want.versions:
         theirs_remixers = upload.title.remixers
         if want.remixers and theirs_remixers and max(_best(r, theirs_remixers) for r in want.remixers) < 0.8:
             reasons.append(f"another remixer: {', '.join(upload.title.remixers)}")
-            caps.append(rules.cap_version)
+            caps["version"] = rules.cap_version
         else:
             total *= 1.0 + rules.version_bonus
             reasons.append(f"same version: {', '.join(sorted(theirs))}")
 
     if want.artists and max((_best(a, pool) for a in want.artists), default=0.0) < 0.6:
         reasons.append("none of the artists is named")
-        caps.append(rules.cap_artist)
+        caps["artist"] = rules.cap_artist
 
     length = hit.length
     if wanted.duration and length:
@@ -196,16 +223,20 @@ def score(wanted: Wanted, hit: Hit, rules: MatchRules, *, want: _Want | None = N
             reasons.append(f"duration differs by {diff:.0f} s")
         else:
             reasons.append(f"duration {_mmss(length)}, wanted {_mmss(wanted.duration)}")
-            caps.append(rules.cap_duration)
+            caps["duration"] = rules.cap_duration
 
     if wanted.isrc and hit.isrc:
         if wanted.isrc.replace("-", "").upper() == hit.isrc.replace("-", "").upper():
+            # the recording is identified: who uploaded it and how it names the artists no longer
+            # matter (a length, version or part that disagrees still does)
             reasons.append("ISRC agrees")
+            caps.pop("uploader", None)
+            caps.pop("artist", None)
             if not caps:
                 total = max(total, 0.99)
         else:
             reasons.append("ISRC differs")
-            caps.append(rules.cap_isrc)
+            caps["isrc"] = rules.cap_isrc
 
     if hit.blocked:
         usable = False
@@ -214,16 +245,18 @@ def score(wanted: Wanted, hit: Hit, rules: MatchRules, *, want: _Want | None = N
         usable = False
         reasons.append("preview only (a 30-s Go+ snippet)")
 
-    final = min([max(0.0, min(1.0, total)), *caps])
+    final = min([max(0.0, min(1.0, total)), *caps.values()])
     return Candidate(url=hit.url, key=hit.key, title=hit.title, uploader=hit.uploader,
                      duration=length, score=round(final, 4), reasons=tuple(reasons), usable=usable)
 
 
 def _same_recording(a: Candidate, b: Candidate, rules: MatchRules) -> bool:
-    if a.duration and b.duration and abs(a.duration - b.duration) > rules.tolerance:
+    """Two uploads of one recording (the artist's and the label's): same version, same base
+    title, lengths within what encoders and trimmed silence change (max_difference)."""
+    if a.duration and b.duration and abs(a.duration - b.duration) > rules.max_difference:
         return False
-    pa, pb = parse_title(a.title), parse_title(b.title)
-    return pa.versions == pb.versions and _sim(pa.base, pb.base) >= 0.9
+    pa, pb = parse_upload(a.title, a.uploader or "").title, parse_upload(b.title, b.uploader or "").title
+    return pa.versions == pb.versions and numbering(pa.base) == numbering(pb.base) and _sim(pa.base, pb.base) >= 0.9
 
 
 def rank(wanted: Wanted, hits: Iterable[Hit], rules: MatchRules) -> list[Candidate]:
