@@ -1,19 +1,26 @@
-"""No-op rerun cost: a workspace of N already-built tracks, next to plain doit on the same graph.
+"""No-op rerun cost: a built workspace rerun, next to plain doit on the same graph and a floor.
 
-    python bench/noop.py [--tracks 500 5000]
+    python bench/noop.py [--tracks 500 5000 20000] [--formats wav aiff m4a] [--runs 5] [--keep DIR]
 
-For each N: generate N tiny tracks (1.5 s WAV) in a folder playlist, build them once with
-`cratefile -n 2` (formats: wav), then time a no-op rerun of `cratefile` (wall, CPU, peak RSS of
-the process). Baseline in the same run: a plain dodo.py with the same task graph (fetch,
-N x download/analyze/convert, publish, with the same file_dep/targets) on doit's defaults
-(MD5 checker, end-of-run DB), built once and rerun as a no-op.
+For each N: N tiny tracks (1.5 s WAV) in a folder playlist, built once with `cratefile -n 2`
+into the formats asked. Then, each the median of --runs runs in a fresh process (CPU = user +
+system, wall, peak RSS):
+  - cratefile: a no-op rerun (checked: no task ran);
+  - one changed track: one library file touched (a different track each run), so its
+    conversion runs again; printed as the cost over the no-op;
+  - plain doit: a dodo.py with the same task graph (fetch, N x download/analyze/convert per
+    format, publish, the same file_dep/targets) on doit's defaults, built once, rerun as a no-op;
+  - floor: bench/floor.py, a Python process that only stats every target of the workspace.
+Ratios are against the baselines measured in the same run. --keep DIR keeps the workspaces
+there and reuses those already built (a 20,000-track first build takes a while).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
-import resource
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -24,11 +31,14 @@ from pathlib import Path
 
 import numpy as np
 
+HERE = Path(__file__).resolve().parent
+
 DODO = '''
 import json
 from pathlib import Path
 ROOT = Path(__file__).parent
 KEYS = json.loads((ROOT / "keys.json").read_text())
+FORMATS = json.loads((ROOT / "formats.json").read_text())
 DOIT_CONFIG = {"backend": "sqlite3", "dep_file": str(ROOT / "plain.sqlite"), "verbosity": 0,
                "default_tasks": ["fetch", "download", "analyze", "convert", "publish"]}
 def touch(path):
@@ -46,13 +56,22 @@ def task_analyze():
                "targets": [str(ROOT / f"p/n/{k}.json")]}
 def task_convert():
     for k in KEYS:
-        yield {"name": k, "actions": [(touch, [ROOT / f"p/w/{k}.wav"])],
-               "file_dep": [str(ROOT / f"p/a/{k}.json"), str(ROOT / f"p/n/{k}.json")],
-               "targets": [str(ROOT / f"p/w/{k}.wav")]}
+        for f in FORMATS:
+            yield {"name": f"{k}:{f}", "actions": [(touch, [ROOT / f"p/{f}/{k}.{f}"])],
+                   "file_dep": [str(ROOT / f"p/a/{k}.json"), str(ROOT / f"p/n/{k}.json")],
+                   "targets": [str(ROOT / f"p/{f}/{k}.{f}")]}
 def task_publish():
-    return {"actions": [(touch, [ROOT / "p/list.m3u8"])], "file_dep": [str(ROOT / f"p/w/{k}.wav") for k in KEYS],
+    return {"actions": [(touch, [ROOT / "p/list.m3u8"])],
+            "file_dep": [str(ROOT / f"p/{f}/{k}.{f}") for k in KEYS for f in FORMATS],
             "targets": [str(ROOT / "p/list.m3u8")]}
 '''
+
+# Runs one command and prints its wall time, CPU (user + system) and peak RSS: a fresh wrapper
+# process per measurement, so only that command and its own children count.
+WRAPPER = ("import resource,subprocess,sys,time;t=time.perf_counter();"
+           "r=subprocess.run(sys.argv[1:],stdout=subprocess.DEVNULL,stderr=subprocess.DEVNULL);"
+           "w=time.perf_counter()-t;u=resource.getrusage(resource.RUSAGE_CHILDREN);"
+           "print(w,u.ru_utime+u.ru_stime,u.ru_maxrss/1024,r.returncode)")
 
 
 def tiny_wav(path: Path, i: int) -> None:
@@ -71,63 +90,109 @@ def tiny_wav(path: Path, i: int) -> None:
         w.writeframes(tone.tobytes())
 
 
-def timed(argv: list[str], cwd: Path) -> tuple[float, float, int]:
-    """wall s, CPU s of the child, exit code."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+
+def measure(argv: list[str], cwd: Path) -> tuple[float, float, float]:
+    """(CPU s, wall s, peak RSS MB) of one run of `argv`."""
+    out = subprocess.run([sys.executable, "-c", WRAPPER, *argv], cwd=cwd, capture_output=True, text=True, check=True)
+    wall, cpu, rss, rc = out.stdout.split()
+    if int(rc) != 0:
+        raise SystemExit(f"{argv} exited {rc} in {cwd}")
+    return float(cpu), float(wall), float(rss)
+
+
+def median(samples: list[tuple[float, float, float]]) -> tuple[float, float, float]:
+    cpu, wall, rss = zip(*samples, strict=True)
+    return statistics.median(cpu), statistics.median(wall), statistics.median(rss)
+
+
+def line(label: str, m: tuple[float, float, float], extra: str = "") -> None:
+    print(f"  {label:<22} {m[0]:7.2f} s CPU {m[1]:7.2f} s wall {m[2]:7.0f} MB   {extra}")
+
+
+def cratefile_workspace(root: Path, n: int, formats: list[str]) -> Path:
+    ws = root / f"cratefile-{n}-{'-'.join(formats)}"
+    if (ws / ".built").exists():
+        print(f"  (reusing the workspace built in {ws})")
+        return ws
+    music = ws / "music"
+    music.mkdir(parents=True, exist_ok=True)
+    for i in range(n):
+        tiny_wav(music / f"{i:05d} Bench - Track {i}.wav", i)
+    (ws / "playlists.yaml").write_text(textwrap.dedent(f"""
+        playlists:
+          - {{name: Bench, folder: music, formats: [{', '.join(formats)}]}}
+    """))
     t0 = time.perf_counter()
-    proc = subprocess.run(argv, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    wall = time.perf_counter() - t0
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-    if proc.returncode not in (0,):
-        sys.stderr.write(proc.stderr.decode()[-2000:])
-    return wall, cpu, proc.returncode
+    build = subprocess.run([sys.executable, "-m", "cratefile.cli", "-n", "2"], cwd=ws,
+                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    print(f"  first build {time.perf_counter() - t0:.0f} s wall (exit {build.returncode})")
+    if build.returncode != 0:
+        raise SystemExit(build.stderr[-2000:])
+    (ws / ".built").touch()
+    return ws
 
 
-def peak_rss(argv: list[str], cwd: Path) -> float:
-    """Peak RSS in MB of one run, measured by a wrapper process so earlier children don't count."""
-    code = ("import resource,subprocess,sys;subprocess.run(sys.argv[1:],stdout=subprocess.DEVNULL,"
-            "stderr=subprocess.DEVNULL);print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)")
-    out = subprocess.run([sys.executable, "-c", code, *argv], cwd=cwd, capture_output=True, text=True, check=True)
-    return int(out.stdout.strip()) / 1024
-
-
-def bench(n: int) -> None:
-    with tempfile.TemporaryDirectory() as tmp:
-        ws = Path(tmp)
-        music = ws / "music"
-        music.mkdir()
-        for i in range(n):
-            tiny_wav(music / f"{i:05d} Bench - Track {i}.wav", i)
-        (ws / "playlists.yaml").write_text(textwrap.dedent("""
-            playlists:
-              - {name: Bench, folder: music, formats: [wav]}
-        """))
-        cratefile = [sys.executable, "-m", "cratefile.cli", "-n", "2"]
-        t0 = time.perf_counter()
-        build = subprocess.run(cratefile, cwd=ws, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        print(f"N={n}: first build {time.perf_counter() - t0:.1f} s (exit {build.returncode})")
-        wall, cpu, rc = timed(cratefile, ws)
-        rss = peak_rss(cratefile, ws)
-        print(f"  cratefile no-op rerun: {wall:6.2f} s wall {cpu:6.2f} s CPU  peak {rss:6.0f} MB  (exit {rc})")
-
-        plain = ws / "plain"
-        plain.mkdir()
-        (plain / "keys.json").write_text(__import__("json").dumps([f"k{i}" for i in range(n)]))
+def doit_workspace(root: Path, n: int, formats: list[str]) -> Path:
+    plain = root / f"doit-{n}-{'-'.join(formats)}"
+    if not (plain / ".built").exists():
+        plain.mkdir(parents=True, exist_ok=True)
+        (plain / "keys.json").write_text(json.dumps([f"k{i}" for i in range(n)]))
+        (plain / "formats.json").write_text(json.dumps(formats))
         (plain / "dodo.py").write_text(DODO)
-        doit = [sys.executable, "-m", "doit", "-n", "2", "-P", "thread"]
-        subprocess.run(doit, cwd=plain, stdout=subprocess.DEVNULL, check=True)
-        wall, cpu, rc = timed(doit, plain)
-        rss = peak_rss(doit, plain)
-        print(f"  plain doit no-op rerun: {wall:6.2f} s wall {cpu:6.2f} s CPU  peak {rss:6.0f} MB  (exit {rc})")
+        subprocess.run([sys.executable, "-m", "doit", "-n", "2", "-P", "thread"], cwd=plain,
+                       stdout=subprocess.DEVNULL, check=True)
+        (plain / ".built").touch()
+    return plain
+
+
+def tasks_executed(ws: Path) -> int:
+    return int(json.loads((ws / "cache/reports/latest.json").read_text())["tasks_executed"])
+
+
+def bench(root: Path, n: int, formats: list[str], runs: int) -> None:
+    print(f"N={n} tracks x {', '.join(formats)}")
+    ws = cratefile_workspace(root, n, formats)
+    cratefile = [sys.executable, "-m", "cratefile.cli", "-n", "2"]
+    measure(cratefile, ws)  # settles anything a previous build left unproven
+    noop = []
+    for _ in range(runs):
+        noop.append(measure(cratefile, ws))
+        if tasks_executed(ws):
+            raise SystemExit(f"the no-op rerun ran {tasks_executed(ws)} tasks in {ws}")
+    cf = median(noop)
+
+    library = sorted((ws / "library" / formats[-1]).iterdir())
+    changed = []
+    for i in range(runs):
+        victim = library[(i * 7919) % len(library)]
+        st = victim.stat()
+        os.utime(victim, ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000_000))
+        changed.append(measure(cratefile, ws))
+    one = median(changed)
+
+    plain = doit_workspace(root, n, formats)
+    doit = [sys.executable, "-m", "doit", "-n", "2", "-P", "thread"]
+    pd = median([measure(doit, plain) for _ in range(runs)])
+    floor = median([measure([sys.executable, str(HERE / "floor.py"), str(ws)], ws) for _ in range(runs)])
+
+    print(f"  median of {runs} runs:")
+    line("cratefile no-op", cf)
+    line("plain doit no-op", pd, f"cratefile/doit: {cf[0] / pd[0]:.2f}x CPU, {cf[2] / pd[2]:.2f}x RSS")
+    line("floor (stat targets)", floor, f"cratefile/floor: {cf[0] / floor[0]:.1f}x CPU")
+    line("one changed track", one, f"+{one[0] - cf[0]:.2f} s CPU over the no-op (its m4a re-encoded)")
 
 
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--tracks", type=int, nargs="+", default=[500, 5000])
+    ap.add_argument("--formats", nargs="+", default=["wav", "aiff", "m4a"])
+    ap.add_argument("--runs", type=int, default=5)
+    ap.add_argument("--keep", type=Path, default=None, help="keep (and reuse) the workspaces in this folder")
     args = ap.parse_args()
-    for n in args.tracks:
-        bench(n)
+    with tempfile.TemporaryDirectory() as tmp:
+        root = args.keep or Path(tmp)
+        for n in args.tracks:
+            bench(root, n, args.formats, args.runs)
     return 0
 
 

@@ -11,6 +11,7 @@ doit DB then costs a check, not a rebuild.
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -44,8 +45,12 @@ def convert_inputs(layout: Layout, key: str, recipe_digest: str) -> str:
 
 def output_current(ctx: RunContext, key: str, fmt: str, dst: str, recipe_digest: str) -> bool:
     """doit uptodate of convert:<key>:<fmt>: the file is the one recorded, built from today's inputs."""
-    row = ctx.file_records().get((key, fmt))
+    return output_matches(ctx.layout, ctx.file_records().get((key, fmt)), key, dst, recipe_digest)
+
+
+def output_matches(layout: Layout, row: Mapping[str, Any] | None, key: str, dst: str, recipe_digest: str) -> bool:
+    """`dst` is the file the catalog row records, built from today's inputs."""
     if row is None or row["path"] != dst:
         return False
     return (stat_sig(dst) == [row["mtime_ns"], row["size"]]
-            and row["inputs"] == convert_inputs(ctx.layout, key, recipe_digest))
+            and row["inputs"] == convert_inputs(layout, key, recipe_digest))

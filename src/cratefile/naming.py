@@ -15,7 +15,7 @@ import re
 import string
 import unicodedata
 from collections import Counter
-from collections.abc import Iterator, Mapping
+from collections.abc import Collection, Iterator, Mapping
 
 from cratefile.records import NamingRule
 
@@ -264,6 +264,7 @@ def assign_names(
     previous: Mapping[str, str] | None = None,
     *,
     max_bytes: int = NamingRule.max_length,
+    settled: Collection[str] = (),
 ) -> dict[str, str]:
     """Map each track key to a stem unique case-insensitively among `wanted`.
 
@@ -272,8 +273,12 @@ def assign_names(
     track had) keeps a track on its old name while that name is still one of its candidates
     and no other previous owner holds it, so adding a track never renames an existing file.
     Deterministic: the result does not depend on the order of either mapping.
+
+    `settled`: keys whose wanted stem is already safe (what `render_name` gave) and whose
+    previous name was seen to be one of its candidates for that very stem: neither is worked
+    out again, which is most of the cost for a library that did not change (engine/fastpath.py).
     """
-    plain = {key: safe_component(stem, max_bytes) for key, stem in wanted.items()}
+    plain = {key: stem if key in settled else safe_component(stem, max_bytes) for key, stem in wanted.items()}
     keys = sorted(plain)
     taken: set[str] = set()
     chosen: dict[str, str] = {}
@@ -283,7 +288,7 @@ def assign_names(
         old = (previous or {}).get(key)
         if old is None or fold(old) in taken:
             continue
-        if old == plain[key] or old in _first_candidates(key, plain[key], max_bytes):  # cheap case first
+        if old == plain[key] or key in settled or old in _first_candidates(key, plain[key], max_bytes):
             chosen[key] = old
             taken.add(fold(old))
 
@@ -307,6 +312,12 @@ def assign_names(
                 taken.add(fold(name))
                 break
     return {key: chosen[key] for key in wanted}
+
+
+def keeps_name(key: str, stem: str, name: str, max_bytes: int) -> bool:
+    """Whether a track whose template gives `stem` keeps `name` when it had it (rule 1 of
+    assign_names, when no other track had that name)."""
+    return name == stem or name in _first_candidates(key, stem, max_bytes)
 
 
 def _first_candidates(key: str, stem: str, max_bytes: int) -> tuple[str, ...]:

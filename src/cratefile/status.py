@@ -60,12 +60,16 @@ def collect(manifest: Manifest) -> dict[str, Any]:
         out = []
         now = time.time()
         failures = catalog.failures()
+        rows = {row["key"]: row for row in catalog.tracks()}  # whole tables at once: 20k tracks in
+        paths: dict[str, dict[str, str]] = {}                 # two queries, not two per track
+        for (key, fmt), path in catalog.file_paths().items():
+            paths.setdefault(key, {})[fmt] = path
         for p in manifest.playlists:
             tracks = []
             counts = {"built": 0, "failed": 0, "pending": 0}
             for position, key in enumerate(catalog.members(p.slug), 1):
-                row = catalog.track(key) or {}
-                files = catalog.files_of(key)
+                row = rows.get(key) or {}
+                files = paths.get(key, {})
                 built = all(fmt in files and os.path.exists(files[fmt]) for fmt in p.formats)
                 if built:
                     state = "built"

@@ -13,7 +13,7 @@ import json
 import sqlite3
 import threading
 import time
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +22,7 @@ from typing import Any
 from cratefile.errors import CatalogError
 
 SCHEMA_VERSION = 1
+_FEW = 500  # up to this many keys are asked for by name; more, and the whole table is read
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -73,6 +74,25 @@ CREATE TABLE IF NOT EXISTS playlists (
     source TEXT NOT NULL,
     fetched_at REAL
 );
+-- engine/fastpath.py: tracks proven up to date, with a digest of everything that proof read
+CREATE TABLE IF NOT EXISTS clean (
+    key TEXT PRIMARY KEY,
+    stamp TEXT NOT NULL,
+    audio TEXT NOT NULL,
+    name TEXT NOT NULL,
+    plain TEXT NOT NULL
+);
+-- the proof compared the track's file rows and saw no failure: either changing drops it
+CREATE TRIGGER IF NOT EXISTS clean_files_insert AFTER INSERT ON files
+    BEGIN DELETE FROM clean WHERE key = NEW.key; END;
+CREATE TRIGGER IF NOT EXISTS clean_files_update AFTER UPDATE ON files
+    BEGIN DELETE FROM clean WHERE key IN (OLD.key, NEW.key); END;
+CREATE TRIGGER IF NOT EXISTS clean_files_delete AFTER DELETE ON files
+    BEGIN DELETE FROM clean WHERE key = OLD.key; END;
+CREATE TRIGGER IF NOT EXISTS clean_failed_insert AFTER INSERT ON tracks WHEN NEW.status = 'failed'
+    BEGIN DELETE FROM clean WHERE key = NEW.key; END;
+CREATE TRIGGER IF NOT EXISTS clean_failed_update AFTER UPDATE OF status ON tracks WHEN NEW.status = 'failed'
+    BEGIN DELETE FROM clean WHERE key = NEW.key; END;
 """
 
 TRACK_FIELDS = (
@@ -238,9 +258,25 @@ class Catalog:
             stems.setdefault(key, Path(path).stem)
         return stems
 
-    def file_records(self) -> dict[tuple[str, str], dict[str, Any]]:
-        rows = self._query("SELECT key, format, path, size, mtime_ns, inputs FROM files")
+    def file_records(self, keys: Collection[str] | None = None) -> dict[tuple[str, str], dict[str, Any]]:
+        """The file rows, of every track or of `keys` only."""
+        sql = "SELECT key, format, path, size, mtime_ns, inputs FROM files"
+        if keys is None or len(keys) > _FEW:
+            rows = self._query(sql)
+            wanted = None if keys is None else set(keys)
+            return {(r["key"], r["format"]): dict(r) for r in rows if wanted is None or r["key"] in wanted}
+        rows = self._query(f"{sql} WHERE key IN ({', '.join('?' for _ in keys)})", list(keys))
         return {(r["key"], r["format"]): dict(r) for r in rows}
+
+    def stamps(self) -> dict[str, tuple[str, str, str, str]]:
+        """key -> (stamp, audio, name, plain) of the tracks engine/fastpath.py proved up to date."""
+        return {r[0]: (r[1], r[2], r[3], r[4]) for r in self._query("SELECT key, stamp, audio, name, plain FROM clean")}
+
+    def set_stamps(self, rows: Iterable[tuple[str, str, str, str, str]]) -> None:
+        """Record (key, stamp, audio, name, plain) rows (see stamps)."""
+        with self._tx() as conn:
+            conn.executemany("INSERT OR REPLACE INTO clean (key, stamp, audio, name, plain) VALUES (?, ?, ?, ?, ?)",
+                             list(rows))
 
     def set_playlist(self, slug: str, name: str, source: str, fetched_at: float, keys: Sequence[str]) -> None:
         """Replace a playlist's memberships with `keys` in order."""

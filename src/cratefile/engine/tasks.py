@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 from doit import create_after
@@ -19,6 +19,7 @@ from cratefile import plan
 from cratefile.catalog.sqlite import Catalog, Failure
 from cratefile.context import RunContext
 from cratefile.engine.doitdb import StatChecker
+from cratefile.engine.fastpath import Planner
 from cratefile.layout import Layout
 from cratefile.records import Claim, Manifest, Snapshot
 from cratefile.sinks import SINKS, BuildView
@@ -28,6 +29,7 @@ from cratefile.stages import analyze, download, fetch, output
 BACKEND_NAME = "cratefile-sqlite"
 _Creator = Callable[[], Iterator[dict[str, Any]]]  # a doit task creator
 CORE_GROUPS = ("fetch", "download", "convert")
+PLANNER = "fastpath-planner"  # RunContext.shared name of the run's Planner
 
 STEPS = plan.Steps(
     fetch=fetch.run_fetch,
@@ -66,11 +68,12 @@ def current_names(manifest: Manifest, claims: Mapping[str, Claim], catalog: Cata
 class _Inputs:
     """What the delayed creators read, loaded once per run after the fetch tasks ran."""
 
-    def __init__(self, ctx: RunContext) -> None:
+    def __init__(self, ctx: RunContext, full: bool) -> None:
         self.ctx = ctx
+        self.full = full
         self._snapshots: dict[str, Snapshot | None] | None = None
         self._claims: dict[str, Claim] | None = None
-        self._names: dict[str, str] | None = None
+        self._planner: Planner | None = None
         self._built: frozenset[str] | None = None
         self.now = time.time()
 
@@ -85,34 +88,67 @@ class _Inputs:
     def claims(self) -> dict[str, Claim]:
         if self._claims is None:
             self._claims = plan.claims(self.ctx.manifest, self.snapshots)
-            self.ctx.ref_inputs.update((k, plan.ref_inputs(c.ref)) for k, c in self._claims.items())
         return self._claims
 
     def failures(self) -> dict[str, Failure]:
         return self.ctx.catalog.failures() if self.ctx.layout.catalog.exists() else {}
 
     @property
+    def planner(self) -> Planner:
+        """Which tracks get tasks (engine/fastpath.py), decided once the snapshots are in."""
+        if self._planner is None:
+            from cratefile.analysis import ALGO_VERSION
+
+            planner = Planner(self.ctx, STEPS, self.full or self.ctx.catalog_was_missing, ALGO_VERSION,
+                              settles=not self.full)
+            planner.select(self.claims, self.failures(), self.now)
+            self.ctx.ref_inputs.update((k, plan.ref_inputs(c.ref)) for k, c in planner.planned().items())
+            self.ctx.shared(PLANNER, lambda: planner)
+            self.ctx.sink_stats["fast_path"] = planner.stats()  # in the run's report
+            self._planner = planner
+        return self._planner
+
+    @property
     def names(self) -> dict[str, str]:
-        if self._names is None:
-            catalog = self.ctx.catalog if self.ctx.layout.catalog.exists() else None
-            self._names = current_names(self.ctx.manifest, self.claims, catalog)
-        return self._names
+        return self.planner.names()
 
     def built(self) -> frozenset[str]:
         """Library files that exist now (asked after the convert tasks ran)."""
         if self._built is None:
-            layout = self.ctx.layout
-            found = set()
-            for key, name in self.names.items():
-                for fmt in self.claims[key].formats:
-                    path = layout.output(fmt, name, self.ctx.manifest.formats[fmt].extension)
-                    if path.is_file():
-                        found.add(str(path))
-            self._built = frozenset(found)
+            self._built = self.planner.built()
         return self._built
 
     def view(self) -> BuildView:
         return BuildView(self.ctx, self.snapshots, self.claims, self.names, self.built())
+
+
+def plans_everything(argv: Sequence[str]) -> bool:
+    """Whether a doit command line needs every task: a doit command other than `run`, or task
+    names (`cratefile convert:<stem>:wav`), which the fast path cannot know beforehand.
+    Parsed with doit's own options, without loading its plugins (entry points cost ~10 ms each)."""
+    from doit.cmd_base import DodoTaskLoader, DoitCmdBase
+    from doit.cmd_run import Run
+    from doit.cmdparse import CmdOption, CmdParse, CmdParseError
+    from doit.doit_cmd import DoitMain
+
+    words = [w for w in argv if w.startswith("-") or "=" not in w]  # NAME=VALUE: doit variables
+    if words and words[0] in {cmd.get_name() for cmd in DoitMain.DOIT_CMDS}:
+        if words[0] != "run":
+            return True
+        words = words[1:]
+    options = (*DoitCmdBase.base_options, *DodoTaskLoader.cmd_options, *Run.cmd_options)
+    try:
+        _, positional = CmdParse([CmdOption(o) for o in options]).parse(words)
+    except CmdParseError:
+        return True  # doit itself will say what is wrong
+    return bool(positional)
+
+
+def settle(ctx: RunContext) -> int:
+    """At the end of a build: remember the tracks it made as clean (engine/fastpath.py), so the
+    next run gives them no task; the number remembered."""
+    planner: Planner | None = ctx.shared(PLANNER, lambda: None)
+    return planner.settle() if planner is not None else 0
 
 
 def _after(executed: str) -> Callable[[_Creator], _Creator]:
@@ -134,9 +170,13 @@ def _sink_creator(inputs: _Inputs, name: str) -> _Creator:
     return creator
 
 
-def make_namespace(ctx: RunContext, reporter: Any | None = None, workers: int | None = None) -> dict[str, Any]:
-    """The dict doit's ModuleTaskLoader reads (and that dodo.py exposes as its globals)."""
-    inputs = _Inputs(ctx)
+def make_namespace(ctx: RunContext, reporter: Any | None = None, workers: int | None = None, *,
+                   full: bool = False) -> dict[str, Any]:
+    """The dict doit's ModuleTaskLoader reads (and that dodo.py exposes as its globals).
+
+    `full`: every track gets its tasks (the command line names tasks, or is not a plain run);
+    otherwise only those engine/fastpath.py cannot prove clean."""
+    inputs = _Inputs(ctx, full)
     ctx.manifest.cache.mkdir(parents=True, exist_ok=True)  # doit opens its DB there before any task runs
 
     def task_fetch() -> Iterator[dict[str, Any]]:
@@ -149,21 +189,22 @@ def make_namespace(ctx: RunContext, reporter: Any | None = None, workers: int | 
 
         One creator makes both, so that `analyze:<key>`'s dependency on `download:<key>`
         resolves even when a single task is asked for (`cratefile convert:<key>:wav`)."""
-        from cratefile.analysis import ALGO_VERSION
-
-        failures = inputs.failures()
-        yield from plan.download_tasks(ctx, STEPS, inputs.claims, failures, inputs.now)
-        yield from plan.analyze_tasks(ctx, STEPS, inputs.claims, failures, inputs.now, ALGO_VERSION)
+        planner = inputs.planner
+        planned, failures = planner.planned(), inputs.failures()
+        yield from plan.download_tasks(ctx, STEPS, planned, failures, inputs.now)
+        yield from plan.analyze_tasks(ctx, STEPS, planned, failures, inputs.now, planner.algo)
 
     @_after("download")
     def task_convert() -> Iterator[dict[str, Any]]:
         """Each track in each requested format, tagged."""
+        planner = inputs.planner
+        names = planner.names(refresh=True)  # the downloads just made may name new tracks
         if ctx.catalog_was_missing and inputs.claims:
             from cratefile.engine.refill import refill_catalog
 
-            refill_catalog(ctx, inputs.snapshots, inputs.claims, inputs.names)
+            refill_catalog(ctx, inputs.snapshots, inputs.claims, names)
             ctx.catalog_was_missing = False
-        yield from plan.convert_tasks(ctx, STEPS, inputs.claims, inputs.names, inputs.failures(), inputs.now)
+        yield from plan.convert_tasks(ctx, STEPS, planner.planned(), names, inputs.failures(), inputs.now)
 
     creators: dict[str, Callable[..., Any]] = {
         "task_fetch": task_fetch,

@@ -1,0 +1,210 @@
+"""The fast path (engine/fastpath.py): a clean library gets no per-track task, and each change
+still rebuilds exactly what it must. Real builds of tiny generated workspaces."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from contextlib import closing
+from typing import Any
+
+import pytest
+
+from conftest import Workspace, make_track
+from cratefile.tags import read_tags
+
+MANIFEST = """
+library: library
+analysis:
+  key_notation: {notation}
+playlists:
+  - name: {name}
+    folder: music
+    formats: {formats}
+"""
+
+
+def _setup(ws: Workspace, formats: str = "[wav, aiff]", name: str = "Crate", notation: str = "camelot") -> None:
+    make_track(ws.music / "01 one.mp3", bpm=124, key="Am", title="One", artist="A", seconds=6)
+    make_track(ws.music / "02 two.wav", bpm=100, key="C", seconds=6, seed=1)
+    _manifest(ws, formats, name, notation)
+
+
+def _manifest(ws: Workspace, formats: str = "[wav, aiff]", name: str = "Crate", notation: str = "camelot") -> None:
+    ws.manifest(MANIFEST.format(formats=formats, name=name, notation=notation))
+
+
+def _run(ws: Workspace, *args: str, rc: int = 0) -> list[str]:
+    """Run cratefile; the tasks that ran, sorted, with track stems replaced by the track's number."""
+    code, out, err = ws.run(*args)
+    assert code == rc, out + err
+    stems = {s: n for n, s in _stems(ws).items()}
+    ran = []
+    for line in out.splitlines():
+        if line.startswith("done "):
+            parts = line.split()[1].split(":")
+            ran.append(":".join(stems.get(p, p) for p in parts))
+    return sorted(ran)
+
+
+def _stems(ws: Workspace) -> dict[str, str]:
+    """'one'/'two' -> the stem of that track's key."""
+    with closing(sqlite3.connect(ws.root / "cache" / "catalog.sqlite")) as conn:
+        rows = conn.execute("SELECT key, url FROM tracks").fetchall()
+    from cratefile.records import stem_of
+
+    return {("one" if "01" in url else "two"): stem_of(key) for key, url in rows}
+
+
+def _plan(ws: Workspace) -> dict[str, Any]:
+    plan: dict[str, Any] = ws.report()["fast_path"]
+    return plan
+
+
+@pytest.fixture
+def built(workspace: Workspace) -> Workspace:
+    _setup(workspace)
+    ran = _run(workspace)
+    assert len([t for t in ran if t.startswith("convert:")]) == 4
+    return workspace
+
+
+def test_a_clean_library_gets_no_track_task(built: Workspace) -> None:
+    assert _run(built) == []
+    assert _plan(built) == {"tracks": 2, "planned": 0, "proven": 0}
+    assert built.report()["playlists"][0]["up_to_date"] == 2
+
+
+def test_a_touched_library_file_is_converted_again_alone(built: Workspace) -> None:
+    wav = built.root / "library" / "wav" / "A - One.wav"
+    st = wav.stat()
+    os.utime(wav, ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))
+    assert _run(built) == ["convert:one:wav", "publish:crate"]
+    assert _plan(built)["planned"] == 1
+    assert _run(built) == []
+
+
+def test_a_deleted_library_file_is_made_again_alone(built: Workspace) -> None:
+    (built.root / "library" / "aiff" / "A - One.aiff").unlink()
+    assert _run(built) == ["convert:one:aiff", "publish:crate"]
+    assert (built.root / "library" / "aiff" / "A - One.aiff").is_file()
+
+
+def test_a_replaced_source_file_is_read_analyzed_and_converted_again(built: Workspace) -> None:
+    make_track(built.music / "02 two.wav", bpm=140, key="F#m", seconds=6, seed=5)
+    ran = _run(built)
+    assert "fetch:crate" in ran  # the folder's listing changed
+    assert [t for t in ran if t != "fetch:crate"] == [
+        "analyze:two", "convert:two:aiff", "convert:two:wav", "download:two", "publish:crate"]
+
+
+def test_a_touched_source_file_is_checked_again(built: Workspace) -> None:
+    src = built.music / "01 one.mp3"
+    st = src.stat()
+    os.utime(src, ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))
+    ran = _run(built)
+    # the same bytes under a new mtime: read again, so everything after it is made again
+    assert [t for t in ran if t != "fetch:crate"] == [
+        "analyze:one", "convert:one:aiff", "convert:one:wav", "download:one", "publish:crate"]
+
+
+def test_a_changed_recipe_converts_only_that_format(built: Workspace) -> None:
+    (built.root / "rules").mkdir()
+    (built.root / "rules" / "formats.yaml").write_text(
+        "formats:\n  aiff: {extension: aiff, codec: pcm_s16be, container: aiff, tagger: id3, sample_rate: 48000}\n")
+    assert _run(built) == ["convert:one:aiff", "convert:two:aiff", "publish:crate"]
+    assert _run(built) == []
+
+
+def test_a_new_format_converts_only_that_format(built: Workspace) -> None:
+    _manifest(built, formats="[wav, aiff, flac]")
+    assert _run(built) == ["convert:one:flac", "convert:two:flac", "publish:crate"]
+    assert _run(built) == []
+
+
+def test_a_new_analysis_version_analyzes_again(built: Workspace, monkeypatch: pytest.MonkeyPatch) -> None:
+    import cratefile.analysis
+
+    monkeypatch.setattr(cratefile.analysis, "ALGO_VERSION", cratefile.analysis.ALGO_VERSION + "-next")
+    ran = _run(built)
+    assert ran == ["analyze:one", "analyze:two", "convert:one:aiff", "convert:one:wav",
+                   "convert:two:aiff", "convert:two:wav", "publish:crate"]
+    assert _run(built) == []
+
+
+def test_an_edited_name_template_renames_every_file(built: Workspace) -> None:
+    (built.root / "rules").mkdir()
+    (built.root / "rules" / "naming.yaml").write_text('template: "{title} by {artist}"\n')
+    ran = _run(built)
+    assert ran == ["convert:one:aiff", "convert:one:wav", "convert:two:aiff", "convert:two:wav", "publish:crate"]
+    assert sorted(p.name for p in (built.root / "library" / "wav").iterdir()) == [
+        "02 two by Unknown Artist.wav", "One by A.wav"]
+    assert _run(built) == []
+
+
+def test_a_renamed_playlist_is_tagged_again(built: Workspace) -> None:
+    _manifest(built, name="Renamed")
+    ran = _run(built)
+    assert [t for t in ran if t.startswith("convert:")] == [
+        "convert:one:aiff", "convert:one:wav", "convert:two:aiff", "convert:two:wav"]
+    assert read_tags(built.root / "library" / "wav" / "A - One.wav")["grouping"] == "Renamed"
+    assert _run(built) == []
+
+
+def test_a_lost_doit_db_rebuilds_no_track(built: Workspace) -> None:
+    (built.root / "cache" / "doit.sqlite").unlink()
+    assert [t for t in _run(built) if not t.startswith("publish:")] == []
+
+
+def test_a_lost_catalog_is_refilled_and_rebuilds_nothing(built: Workspace) -> None:
+    (built.root / "cache" / "catalog.sqlite").unlink()
+    assert [t for t in _run(built) if not t.startswith("publish:")] == []
+    assert _plan(built)["planned"] == 2  # planned in full while refilling, then proven
+    assert _run(built) == []
+    assert _plan(built)["planned"] == 0
+
+
+def test_plain_doit_builds_are_proven_by_the_next_run(built: Workspace) -> None:
+    # a run that did not prove what it built (plain doit does not): the next one proves it
+    with closing(sqlite3.connect(built.root / "cache" / "catalog.sqlite")) as conn:
+        conn.execute("DELETE FROM clean")
+        conn.commit()
+    assert _run(built) == []
+    assert _plan(built) == {"tracks": 2, "planned": 0, "proven": 2}
+
+
+def test_a_failed_track_is_retried_once_its_cool_off_ended(built: Workspace) -> None:
+    broken = built.music / "03 broken.mp3"
+    broken.write_bytes(b"ID3\x03\x00\x00\x00\x00\x00\x00" + b"\x00garbage" * 500)
+    ran = _run(built, rc=1)
+    assert [t for t in ran if t.startswith("download:")] == []  # failed: not 'done'
+    assert _run(built) == []  # held back: no task for it
+    assert _plan(built)["planned"] == 0
+    with closing(sqlite3.connect(built.root / "cache" / "catalog.sqlite")) as conn:
+        conn.execute("UPDATE tracks SET failed_at = failed_at - 8 * 86400 WHERE status = 'failed'")
+        conn.commit()
+    _run(built, rc=1)  # tried again (and failing again), the others untouched
+    plan = _plan(built)
+    assert plan["planned"] == 1
+    assert built.report()["playlists"][0]["failed"][0]["category"] == "unreadable"
+
+
+def test_named_tasks_see_the_whole_graph(built: Workspace) -> None:
+    rc, out, _ = built.run("list", "--all")
+    assert rc == 0
+    assert len([line for line in out.splitlines() if line.startswith("convert:")]) == 4
+    stem = _stems(built)["one"]
+    (built.root / "library" / "wav" / "A - One.wav").unlink()
+    assert _run(built, f"convert:{stem}:wav") == ["convert:one:wav"]
+
+
+def test_stamps_go_with_the_file_rows(built: Workspace) -> None:
+    """A track's stamp is dropped when its file rows change behind the fast path's back."""
+    db = built.root / "cache" / "catalog.sqlite"
+    with closing(sqlite3.connect(db)) as conn:
+        assert conn.execute("SELECT count(*) FROM clean").fetchone() == (2,)
+        conn.execute("UPDATE files SET inputs = 'other' WHERE path LIKE ?", ("%One.wav",))
+        conn.commit()
+        assert conn.execute("SELECT count(*) FROM clean").fetchone() == (1,)
+    assert _run(built) == ["convert:one:wav", "publish:crate"]
+
