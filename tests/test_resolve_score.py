@@ -58,7 +58,8 @@ def test_remixers_featured_artists_and_names_fold() -> None:
     assert split_artists("The Chemical Brothers, Burial (2)") == ("chemical brothers", "burial")
     assert fold("Röyksopp – Ævestra!") == "royksopp aevestra"
     assert fold_account("FISHER Official") == "fisher" and fold_account("Ben Böhmer Music") == "ben bohmer"
-    assert numbering("strings pt 2") == {"2"} and numbering("dopamine ii") == {"2"} and numbering("strings") == set()
+    assert numbering("strings pt 2") == {"2"} and numbering("dopamine ii") == {"2"}
+    assert numbering("signal part two") == {"2"} and numbering("strings") == set()
 
 
 def test_an_upload_names_its_artist_in_the_title_or_its_metadata() -> None:
@@ -85,6 +86,7 @@ def test_the_labels_upload_is_matched_over_a_more_popular_remix() -> None:
     hit("FISHER - Losing It (Extended Mix) [FREE DL]", "xx_rips_xx", 365, plays=2_000_000),  # a stranger's upload
     hit("FISHER - Losing It (Extended Mix)", "FISHER", 300, verified=True),  # another length
     hit("Losing It Pt. 2 (Extended Mix)", "FISHER", 365, verified=True),  # a sequel
+    hit("Losing It Part Two (Extended Mix)", "FISHER Music", None, verified=True),  # a sequel, no length
     hit("Losing It (Extended Mix)", "Other Artist", 365, verified=True),  # another artist's track
     hit("FISHER - Losing It (Extended Mix)", "Label", 365, label="Label", isrc="XX0000000001"),  # another ISRC
     hit("FISHER @ Tomorrowland 2024 (DJ Mix) [incl. Losing It]", "FISHER", 3600, verified=True),  # a set

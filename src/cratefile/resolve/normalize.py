@@ -211,6 +211,7 @@ def parse_upload(title: str, uploader: str, publisher_artist: str | None = None)
 
 
 _ROMAN = frozenset({"ii", "iii", "iv", "vi", "vii", "viii", "ix"})
+_NUMBER_WORDS = ("one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten")
 _PART_WORDS = frozenset({"pt", "part", "vol", "volume", "chapter", "episode", "no"})
 
 
@@ -222,6 +223,8 @@ def numbering(base: str) -> frozenset[str]:
     for i, word in enumerate(words):
         if word.isdigit():
             out.add(str(int(word)))
+        elif word in _NUMBER_WORDS and i > 0 and words[i - 1] in _PART_WORDS:
+            out.add(str(_NUMBER_WORDS.index(word) + 1))
         elif word in _ROMAN and i > 0:
             out.add(str(["ii", "iii", "iv", "v", "vi", "vii", "viii", "ix"].index(word) + 2))
     if out and not (set(words) & _PART_WORDS) and len(out) == 1 and "0" in out:
