@@ -370,3 +370,38 @@ def test_the_fake_answers_as_discogs_does(fake: FakeDiscogs) -> None:
         page = client.get(f"/users/{OWNER}/collection/folders/0/releases", params={"per_page": 2, "page": 1},
                           headers={"Authorization": f"Discogs token={TOKEN}"}).json()["pagination"]
         assert (page["pages"], page["items"], sorted(page["urls"])) == (2, 3, ["last", "next"])
+
+
+# ---------------------------------------------------------------- resolution by search
+
+
+def test_a_folder_resolves_to_uploads_by_search_through_a_429(tmp_path: Path, fake: FakeDiscogs,
+                                                              clock: FakeClock) -> None:
+    # Rain and its Dub, on the fake SoundCloud: the artist's uploads, a stranger's rip and a
+    # same-titled track by someone else; search answers 429 once (Retry-After) and is retried
+    from yt_dlp.extractor.soundcloud import SoundcloudBaseIE
+
+    from fakes.soundcloud import FakeSoundCloud
+
+    with FakeSoundCloud() as sc:
+        sc.add_track(1, "Kerri Chandler - Rain", "Kerri Chandler", 311, verified=True, plays=90_000)
+        sc.add_track(2, "Rain (Dub)", "Kerri Chandler", 288, verified=True, plays=40_000)
+        sc.add_track(3, "Kerri Chandler - Rain (Dub) [FREE DL]", "deep_rips", 288, plays=500_000,
+                     publisher_artist=None)
+        sc.add_track(4, "Rain", "Someone Else", 310, verified=True, plays=2_000_000)
+        sc.set_search_behavior("rate_limited:1")
+        path = tmp_path / "playlists.yaml"
+        path.write_text(manifest_text(fake, '{folder: "House"}'), encoding="utf-8")
+        manifest = load_manifest(path, env={"DISCOGS_TOKEN": TOKEN, "CRATEFILE_YTDLP_LOOPBACK": sc.base_url})
+        run = RunContext(manifest)
+        try:
+            listing = source(clock).enumerate(run, manifest.playlists[0])
+        finally:
+            run.close()
+            SoundcloudBaseIE._HEADERS.pop("Authorization", None)
+        assert [r.key for r in listing.refs] == ["soundcloud 1", "soundcloud 2"], listing.meta["review"]
+        assert listing.refs[1].title == "Rain (Dub)" and listing.refs[1].artist == "Kerri Chandler, Arnold Jarvis"
+        assert listing.refs[0].entry["resolved"]["source"] == "discogs:release:2002:A"
+        assert listing.meta["review"] == [] and sc.count("api-v2.soundcloud.com", "/search/tracks") >= 3
+        lock = (tmp_path / "playlists.lock").read_text()
+        assert "discogs:release:2002:AA" in lock and sc.url_of_track(2) in lock

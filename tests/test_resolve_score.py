@@ -159,3 +159,11 @@ def test_two_books_saving_at_once_keep_each_others_entries(tmp_path: Path) -> No
     assert fresh.settled("spotify:track:" + "A" * 22) is not None
     assert fresh.pending("spotify:track:" + "B" * 22, ttl=10.0, now=5.0) is not None
     assert fresh.pending("spotify:track:" + "B" * 22, ttl=10.0, now=50.0) is None  # past its ttl: searched again
+
+
+def test_an_upload_naming_only_the_main_artist_matches_one_naming_a_stranger_does_not() -> None:
+    w = want("Rain", "Kerri Chandler", "J. Sydenham", seconds=310)
+    main_only = hit("Kerri Chandler - Rain", "Kerri Chandler", 311, verified=True, plays=90_000)
+    assert decide(w, [main_only], RULES).status == "matched"
+    stranger = hit("Kerri Chandler & Jamie Jones - Rain", "Kerri Chandler", 311, verified=True, plays=90_000)
+    assert decide(w, [stranger], RULES).status == "review"

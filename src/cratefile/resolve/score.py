@@ -161,10 +161,14 @@ def score(wanted: Wanted, hit: Hit, rules: MatchRules, *, want: _Want | None = N
     # metadata, the uploader, the title's credits), on average; the first artist counts double
     pool = (*upload.artists, *upload.title.credited, fold_artist(hit.uploader), *(split_artists(hit.artist or "")))
     if want.artists:
+        # the main artist decides; co-artists an upload leaves out cost a little (uploads often
+        # name only the first), an artist it names that is not wanted costs more
         per = [_best(a, pool) for a in want.artists]
-        weights = [2.0, *([1.0] * (len(per) - 1))]
-        artist = sum(p * w for p, w in zip(per, weights, strict=True)) / sum(weights)
+        artist = per[0] if len(per) == 1 else 0.9 * per[0] + 0.1 * sum(per[1:]) / len(per[1:])
         artist = max(artist, _sim(want.joined, " ".join(upload.artists)))
+        strangers = [a for a in upload.artists if _best(a, (*want.artists, *want.remixers, *want.title.credited)) < 0.6]
+        if strangers and upload.artist_from == "title":
+            artist *= 0.8
     else:
         artist = 0.5
     title = _sim(want.title.base, upload.title.base)
