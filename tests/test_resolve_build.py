@@ -144,3 +144,43 @@ def test_a_spotify_playlist_is_matched_built_reviewed_locked_and_pinned(
     assert rc == 0, out + err
     asked = [h.query.get("q", "") for h in soundcloud.requests if h.path == "/search/tracks"]
     assert asked and not any("Opus" in q for q in asked)
+
+
+def test_review_answers_accept_a_candidate_a_pasted_url_or_reject_them(
+        tmp_path, soundcloud: FakeSoundCloud) -> None:  # noqa: ANN001
+    import io
+
+    from cratefile.errors import UsageError
+    from cratefile.manifest import load_manifest
+    from cratefile.resolve import Candidate, Decision, Wanted
+    from cratefile.resolve.book import MatchBook
+    from cratefile.resolve.review import _items, interactive
+    from cratefile.resolve.review import run as review
+
+    pasted = soundcloud.add_track(5, "The Real One", "Someone", 20)
+    (tmp_path / "music").mkdir()
+    (tmp_path / "playlists.yaml").write_text("playlists:\n  - {name: Local, folder: music}\n")
+    manifest = load_manifest(tmp_path / "playlists.yaml", env={"CRATEFILE_YTDLP_LOOPBACK": soundcloud.base_url})
+    book = MatchBook.of(tmp_path, manifest.cache)
+    ids = ["spotify:track:" + c * 22 for c in "ABC"]
+    for sid in ids:
+        cands = (Candidate("https://soundcloud.com/a/one", "soundcloud 1", "One", "a", 200.0, 0.8),
+                 Candidate("https://soundcloud.com/a/two", "soundcloud 2", "Two", "a", 30.0, 0.85, usable=False))
+        book.record(Decision(sid, "review", confidence=0.8, decided_at=1.0, candidates=cands),
+                    wanted=Wanted(sid, "Title", ("Artist",)).to_entry(), playlist="local")
+    book.save()
+
+    answers = iter(["2", "1", "u " + pasted, "r"])  # a preview refused, then candidate 1; a URL; a rejection
+    out = io.StringIO()
+    book = MatchBook.of(tmp_path, manifest.cache)
+    assert interactive(manifest, book, _items(book), lambda _prompt: next(answers), out) == 3
+    assert "cannot be downloaded" in out.getvalue()
+    lock = json.loads((tmp_path / "playlists.lock").read_text())
+    first = lock["matches"][ids[0]]
+    assert (first["url"], first["how"]) == ("https://soundcloud.com/a/one", "review")
+    assert (lock["matches"][ids[1]]["status"], lock["matches"][ids[1]]["key"]) == ("pinned", "soundcloud 5")
+    assert lock["rejected"][ids[2]] == ["https://soundcloud.com/a/one", "https://soundcloud.com/a/two"]
+    with pytest.raises(UsageError, match="not waiting for review"):
+        review(manifest, ["--accept", ids[0], "1"])
+    with pytest.raises(UsageError, match="unexpected"):
+        review(manifest, ["--bogus"])

@@ -14,8 +14,11 @@ from typing import Any
 PREVIEW_SECONDS = 30.0
 
 
+MAX_TEXT = 300  # longer titles and names are cut: matching never reads megabytes of hostile text
+
+
 def _str(value: Any) -> str | None:
-    return value.strip() or None if isinstance(value, str) else None
+    return value.strip()[:MAX_TEXT] or None if isinstance(value, str) else None
 
 
 def _mapping(value: Any) -> Mapping[str, Any]:

@@ -22,7 +22,6 @@ from cratefile.errors import CratefileError, SourceError, UsageError
 from cratefile.records import Manifest
 from cratefile.resolve import Candidate, Decision
 from cratefile.resolve.book import MatchBook
-from cratefile.sinks.base import Verb
 
 USAGE = "review [--json] [--accept ID [N|URL]] [--reject ID]"
 
@@ -162,7 +161,3 @@ def run(manifest: Manifest, words: Sequence[str]) -> int:
     print(f"{len(items)} track{'' if len(items) == 1 else 's'} to review: cratefile review --accept ID [N|URL] "
           "or --reject ID (on a terminal, cratefile review asks)")
     return 0
-
-
-REVIEW_VERB = Verb(f"{USAGE}   Spotify/Discogs tracks without a sure match: accept a candidate, paste a URL, "
-                   "or reject them", run)

@@ -27,7 +27,7 @@ from cratefile.atomic import read_json, write_json
 from cratefile.errors import Category, SourceError
 from cratefile.net import RateLimiter
 from cratefile.records import Playlist, Sidecar, SourceSpec, TrackRef
-from cratefile.resolve.review import REVIEW_VERB
+from cratefile.resolve.verb import REVIEW_VERB
 from cratefile.sources.base import Listing, ManifestReader, SourceBase
 from cratefile.sources.discogs.api import BadAnswer, DiscogsApi, DiscogsTuning, default_limiter, status_of, told
 from cratefile.sources.discogs.settings import (

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any, cast
 from cratefile.errors import Category, SourceError
 from cratefile.records import Playlist, Sidecar, SourceSpec, TrackRef
 from cratefile.resolve import Wanted
-from cratefile.resolve.review import REVIEW_VERB
+from cratefile.resolve.verb import REVIEW_VERB
 from cratefile.sinks.base import Verb
 from cratefile.snapshots import snapshot_meta
 from cratefile.sources.base import Listing, ManifestReader, SourceBase
