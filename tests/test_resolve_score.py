@@ -171,8 +171,8 @@ def test_an_upload_naming_only_the_main_artist_matches_one_naming_a_stranger_doe
 
 @pytest.mark.timeout(30)  # a regular expression that backtracks on such input would hang here
 def test_hostile_titles_are_cut_and_scored() -> None:
-    raw = {"kind": "track", "id": 7, "permalink_url": "https://soundcloud.com/a/b", "title": "(" * 50_000 + "x" * 50_000,
-           "user": {"username": "remix " * 20_000}, "duration": 1000}
+    raw = {"kind": "track", "id": 7, "permalink_url": "https://soundcloud.com/a/b",
+           "title": "(" * 50_000 + "x" * 50_000, "user": {"username": "remix " * 20_000}, "duration": 1000}
     h = Hit.from_api(raw)
     assert h is not None and len(h.title) <= 300 and len(h.uploader) <= 300
     assert decide(want("Song (" + "Remix " * 50 + ")", "Artist"), [h], RULES).status == "unmatched"
