@@ -176,7 +176,13 @@ def parse_behavior(spec: str, known: frozenset[str] = BEHAVIORS) -> dict[str, fl
 class FakeSoundCloud(LoopbackServer):
     """The fake: a stateful ThreadingHTTPServer. Use as a context manager, or start()/stop()."""
 
-    def __init__(self, *, valid_tokens: Iterable[str] = (), search_behavior: str = "ok") -> None:
+    def __init__(self, *, valid_tokens: Iterable[str] = (), search_behavior: str = "ok",
+                 api_budget: tuple[int, float] | None = None) -> None:
+        """api_budget (requests, seconds): api-v2 answers 429 with a Retry-After once more than
+        `requests` arrived within the last `seconds`, as SoundCloud does (about 600 per 10 minutes)."""
+        self.api_budget = api_budget
+        self._api_times: list[float] = []
+        self.budget_refusals = 0
         alphabet = string.ascii_letters + string.digits
         self.client_id = "".join(secrets.choice(alphabet) for _ in range(32))
         self.valid_tokens = set(valid_tokens)
@@ -521,6 +527,9 @@ class FakeSoundCloud(LoopbackServer):
         if host == ASSETS:
             return self._asset(path)
         if host == API:
+            refused = self._over_budget()
+            if refused is not None:
+                return refused
             if query.get("client_id") != self.client_id:
                 return _json({"error": "invalid_client"}, 401)
             return self._api(path, query)
@@ -533,6 +542,20 @@ class FakeSoundCloud(LoopbackServer):
                 return _error(404)
             return _Response(200, {"Content-Type": "image/jpeg"}, self._base("jpg", 0).read_bytes())
         return _error(404)
+
+    def _over_budget(self) -> _Response | None:
+        if self.api_budget is None:
+            return None
+        limit, window = self.api_budget
+        with self._lock:
+            now = time.monotonic()
+            self._api_times = [t for t in self._api_times if t > now - window]
+            if len(self._api_times) >= limit:
+                self.budget_refusals += 1
+                wait = max(1, int(self._api_times[0] + window - now + 0.999))
+                return _json({"code": 429, "message": "Too Many Requests"}, 429, **{"Retry-After": str(wait)})
+            self._api_times.append(now)
+        return None
 
     def _web(self, path: str) -> _Response:
         if path in ("", "/"):

@@ -35,6 +35,7 @@ from cratefile.errors import Category, SourceError, TrackFailure
 from cratefile.net import RateLimiter, limiter, retrying
 from cratefile.proc import ffmpeg_exe
 from cratefile.records import Sidecar, TrackRef, YtdlpOptions
+from cratefile.sources import soundcloud_budget
 from cratefile.sources.probe import probe_audio
 from cratefile.sources.ytdlp_errors import RETRY_AFTER_CAP, RETRYABLE, classify, redact
 
@@ -100,19 +101,34 @@ def loopback_url(loopback: str, url: str) -> str:
     return f"{loopback.rstrip('/')}/{parts.hostname}{parts.path or '/'}{query}"
 
 
-class _LoopbackYoutubeDL(YoutubeDL):  # type: ignore[misc]  # yt-dlp has no type information
-    """Tests only: every request for a non-loopback host goes to the fake server instead."""
+class _PacedYoutubeDL(YoutubeDL):  # type: ignore[misc]  # yt-dlp has no type information
+    """Every request to SoundCloud's API takes a slot of the process's one pacer first."""
 
-    def __init__(self, params: dict[str, Any], loopback: str) -> None:
-        self._loopback = loopback
+    def __init__(self, params: dict[str, Any], api_budget: tuple[int, float]) -> None:
+        self._api_budget = api_budget
         super().__init__(params)
 
     def urlopen(self, req: Any) -> Any:
         if isinstance(req, str):
             req = Request(req)
         if isinstance(req, Request):
-            req.url = loopback_url(self._loopback, req.url)
+            soundcloud_budget.pace(req.url, self._api_budget)
+            req.url = self._rewrite(req.url)
         return super().urlopen(req)
+
+    def _rewrite(self, url: str) -> str:
+        return url
+
+
+class _LoopbackYoutubeDL(_PacedYoutubeDL):
+    """Tests only: every request for a non-loopback host goes to the fake server instead."""
+
+    def __init__(self, params: dict[str, Any], api_budget: tuple[int, float], loopback: str) -> None:
+        self._loopback = loopback
+        super().__init__(params, api_budget)
+
+    def _rewrite(self, url: str) -> str:
+        return loopback_url(self._loopback, url)
 
 
 def _is_soundcloud(url: str | None, ie_key: str | None = None) -> bool:
@@ -198,7 +214,8 @@ def _ydl(opts: YtdlpOptions, role: Role, soundcloud: bool) -> YoutubeDL:
         for stale in [k for k in cache if k[:2] == key[:2] and k[2] == opts and k != key]:
             cache.pop(stale).close()
         params = _params(opts, role, login)
-        ydl = _LoopbackYoutubeDL(params, opts.loopback) if opts.loopback else YoutubeDL(params)
+        budget = opts.soundcloud_api_budget
+        ydl = _LoopbackYoutubeDL(params, budget, opts.loopback) if opts.loopback else _PacedYoutubeDL(params, budget)
         cache[key] = ydl
     return ydl
 
@@ -211,9 +228,13 @@ def _retrying(fn: Callable[[], T], attempts: int, backoff: float, what: str) -> 
         after: float | None = getattr(exc, "retry_after", None)
         return min(after, RETRY_AFTER_CAP) if after else None
 
+    def transient(e: BaseException) -> bool:  # a server asking for longer than the cap: a later run
+        return (isinstance(e, TrackFailure) and e.category in RETRYABLE
+                and (getattr(e, "retry_after", None) or 0.0) <= RETRY_AFTER_CAP)
+
     return retrying(
         fn,
-        is_transient=lambda e: isinstance(e, TrackFailure) and e.category in RETRYABLE,
+        is_transient=transient,
         retry_after=retry_after,
         attempts=attempts,
         base_delay=backoff * 2,  # backoff_delay's mean is 3/4 of its ceiling: about 1.5 x backoff first
@@ -339,6 +360,9 @@ def download(ref: TrackRef, dest_dir: Path, opts: YtdlpOptions, *, attempts: int
     however it slipped through, is deleted and reported as PREVIEW_ONLY.
     """
     dest_dir.mkdir(parents=True, exist_ok=True)
+    entry = ref.entry or {}
+    if _is_soundcloud(entry.get("url") or ref.url, entry.get("ie_key")):  # outside the retries: a long
+        soundcloud_budget.wait_out(opts.cachedir, opts.soundcloud_api_budget)  # pause is for a later run
     return _retrying(lambda: _download_once(ref, dest_dir, opts), attempts, backoff, ref.key)
 
 
@@ -356,7 +380,9 @@ def _download_once(ref: TrackRef, dest_dir: Path, opts: YtdlpOptions) -> Sidecar
     except TrackFailure as failure:
         after = getattr(failure, "retry_after", None)
         if failure.category is Category.RATE_LIMITED and after:
-            _gate(site).pause_for(after)
+            _gate(site).pause_for(min(after, RETRY_AFTER_CAP))  # longer: the tracks fail now, for a later run
+            if site == "SoundCloud":
+                soundcloud_budget.remember(opts.cachedir, opts.soundcloud_api_budget, after)
         raise
 
 

@@ -130,7 +130,9 @@ def classify(exc: BaseException, *, site: str = "the site", secrets: Iterable[st
             continue
         if status == 429:
             headers = getattr(getattr(e, "response", None), "headers", None) or getattr(e, "headers", None)
-            after = retry_after_seconds(headers.get("Retry-After") if headers is not None else None)
+            # as the server said it: waits are capped where they are taken, and a pause longer
+            # than the cap ends the retries of this run (see ytdlp._retrying)
+            after = parse_retry_after(headers.get("Retry-After") if headers is not None else None)
             return fail(Category.RATE_LIMITED, f"{site} says 429: too many requests, slow down", after)
         if status in (404, 410):
             what = "deleted or private" if site == "SoundCloud" else "not found (deleted, private or moved)"
