@@ -66,7 +66,7 @@ def test_init_schema_adds_the_missing_properties() -> None:
             m.check_schema()
         assert "'Artist Name'" in str(caught.value) and "init-schema" in str(caught.value)
         added = m.init_schema()
-        assert set(added) == set(MUSIC_TRACKS) - set(props)
+        assert set(added) == set(MUSIC_TRACKS) - set(props) | {"Source Quality", "Listing URL"}  # optional ones
         types = fake.schema_types()
         assert types["Downloaded"] == "checkbox" and types["Audio Duration (seconds)"] == "number"
         assert types["Audio Processing Status"] == "multi_select" and types["Processing Lock"] == "rich_text"
@@ -172,7 +172,7 @@ def test_common_names_and_one_property_per_format_are_mapped_by_name() -> None:
             "Notion: mapped artist name → artist, Link → source_url, DL → downloaded, BPM → bpm, "
             "Camelot → key, Duration → duration, WAV File Path → path.wav, AIFF File Path → path.aiff, "
             "m4a file path → path.m4a (matched by name; notion.properties chooses others)")
-        assert m.init_schema() == []  # nothing is missing any more
+        assert m.init_schema() == ["Source Quality", "Listing URL"]  # nothing else is missing: these are new
 
 
 def test_explicit_properties_win_over_names() -> None:

@@ -149,3 +149,17 @@ def test_report_names_field_property_and_both_types() -> None:
     assert "'Tempo'" in tempo and "rich_text" in tempo and "number" in tempo
     assert any("'Artist Name'" in p and "init-schema" in p for p in problems)
     assert not any(".lock:" in p for p in problems)  # the lock is optional
+
+
+def test_a_search_matched_track_carries_its_spotify_or_discogs_page() -> None:
+    from cratefile.sinks.notion.step import _listing_url
+
+    entry = {"resolved": {"wanted": {"url": "https://open.spotify.com/track/4uLU6hMCjMI75M1A2tKUQC"}}}
+    assert _listing_url(entry) == "https://open.spotify.com/track/4uLU6hMCjMI75M1A2tKUQC"
+    assert _listing_url({}) is None and _listing_url({"resolved": {"wanted": {"url": "javascript:x"}}}) is None
+    types = {"Title": "title", "SoundCloud URL": "url", "Spotify URL": "url"}
+    report = read_report("db", {"id": "ds", "properties": {n: {"type": t} for n, t in types.items()}},
+                         property_map(()), explicit=())  # 'Spotify URL' is found by its name
+    values = track_values(_track(listing_url=_listing_url(entry)), report)
+    assert values["Spotify URL"] == ("url", "https://open.spotify.com/track/4uLU6hMCjMI75M1A2tKUQC")
+    assert "Spotify URL" not in track_values(_track(), report)  # an ordinary track: no opinion

@@ -31,6 +31,8 @@ DEFAULT_PROPERTIES: dict[str, str] = {
     "status": "Audio Processing Status",
     "playlists": "Playlists",
     "lock": "Processing Lock",
+    "quality": "Source Quality",
+    "listing_url": "Listing URL",
 }
 
 # Our field -> the Notion types it can live in; the first is what init-schema creates.
@@ -47,13 +49,15 @@ COMPATIBLE: dict[str, tuple[str, ...]] = {
     "status": ("multi_select", "select", "status"),
     "playlists": ("multi_select", "rich_text"),
     "lock": ("rich_text",),
+    "quality": ("rich_text", "select"),
+    "listing_url": ("url", "rich_text"),
 }
 
 # "path.<format>" maps one format's file path to its own property (e.g. path.wav: "WAV Path").
 PATH_FIELD_PREFIX = "path."
 
 # Fields whose absence is not an error: a missing lock property turns locking off.
-OPTIONAL_FIELDS = frozenset({"lock"})
+OPTIONAL_FIELDS = frozenset({"lock", "quality", "listing_url"})
 
 # Other names the property of a field often has, tried in this order after the default name
 # (`auto_map`). The title needs none: a data source has exactly one title property.
@@ -70,6 +74,10 @@ ALIASES: dict[str, tuple[str, ...]] = {
     "status": ("Status", "Processing Status", "Audio Status"),
     "playlists": ("Playlist", "Crates", "Crate"),
     "lock": ("Lock", "Locked By", "Processing Locked By"),
+    "quality": ("Quality", "Audio Quality", "Provenance", "Source Format", "Lossless", "Bitrate"),
+    # the Spotify/Discogs page a search-matched track was listed on (cratefile.resolve)
+    "listing_url": ("Spotify URL", "Spotify Link", "Spotify", "Discogs URL", "Discogs Link", "Discogs",
+                    "Release URL"),
 }
 
 # Types a field accepts but auto-mapping does not choose: a Notion `status` property takes

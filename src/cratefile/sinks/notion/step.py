@@ -82,8 +82,17 @@ def notion_tracks(ctx: RunContext, claims: Mapping[str, Any]) -> list[Any]:
             duration=row.get("duration"), paths=tuple(sorted(files.items())),
             eagle_id=next(iter(eagle.values()), None), status=status,
             playlists=tuple(p.name for p in claim.playlists), page_id=row.get("notion_page_id"),
+            quality=row.get("quality"), listing_url=_listing_url(claim.ref.entry),
         ))
     return out
+
+
+def _listing_url(entry: Mapping[str, Any]) -> str | None:
+    """Where a search-matched track was listed (its Spotify/Discogs page), from its snapshot entry."""
+    resolved = entry.get("resolved")
+    wanted = resolved.get("wanted") if isinstance(resolved, Mapping) else None
+    url = wanted.get("url") if isinstance(wanted, Mapping) else None
+    return url if isinstance(url, str) and url.startswith(("http://", "https://")) else None
 
 
 @action("Notion", scope="sink")

@@ -41,6 +41,8 @@ class NotionTrack:
     status: tuple[str, ...]  # ("built",) or ("failed", "not_found")
     playlists: tuple[str, ...]
     page_id: str | None  # recorded by an earlier sync
+    quality: str | None = None  # the source's provenance label (cratefile.quality)
+    listing_url: str | None = None  # the Spotify/Discogs page of a search-matched track
 
 
 def normalize_url(url: str | None) -> str:
@@ -190,6 +192,8 @@ def track_values(track: NotionTrack, report: SchemaReport) -> dict[str, tuple[st
         "eagle_id": track.eagle_id,
         "status": track.status,
         "playlists": track.playlists,
+        "quality": track.quality,
+        "listing_url": track.listing_url,
     }
     by_format = dict(track.paths)
     out: dict[str, tuple[str, Any]] = {}
