@@ -474,20 +474,20 @@ class _Builder:
             ratelimit=ratelimit,
             nocheckcertificate=section.get("no_check_certificate", defaults.nocheckcertificate),
             sleep_requests=float(section.get("sleep_requests", defaults.sleep_requests)),
-            retries=int(section.get("retries", defaults.retries)),
             soundcloud_api_budget=self.api_budget(section.get("soundcloud_api_budget"), defaults),
+            retries=int(section.get("retries", defaults.retries)),
             oauth_token=self.oauth_token(section),
             loopback=self.loopback(),
             cachedir=str(Layout(cache, cache).ytdlp_cache),
         )
 
-    def oauth_token(self, section: Mapping[str, Any]) -> str | None:
     @staticmethod
     def api_budget(value: Any, defaults: YtdlpOptions) -> tuple[int, float]:
         if not isinstance(value, Mapping):
             return defaults.soundcloud_api_budget
         return int(value["requests"]), float(value["seconds"])
 
+    def oauth_token(self, section: Mapping[str, Any]) -> str | None:
         if _TOKEN_KEY not in section:
             return None
         token: str = section[_TOKEN_KEY]

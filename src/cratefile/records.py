@@ -89,11 +89,11 @@ class YtdlpOptions:
     ratelimit: int | None = None  # bytes per second
     nocheckcertificate: bool = False
     sleep_requests: float = 0.0  # seconds between API requests
+    soundcloud_api_budget: tuple[int, float] = (600, 600.0)  # SoundCloud API: requests per seconds, per process
     retries: int = 10
     # The SoundCloud OAuth token itself (resolved from the environment variable the manifest
     # names). Never printed: repr=False, and never written to caches or reports.
     oauth_token: str | None = field(default=None, repr=False, compare=False)
-    soundcloud_api_budget: tuple[int, float] = (600, 600.0)  # SoundCloud API: requests per seconds, per process
     # Tests only: send requests for known hosts to this loopback server instead
     # ('http://127.0.0.1:PORT'); the first path segment of the rewritten URL is the host.
     loopback: str | None = None
