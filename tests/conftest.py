@@ -75,6 +75,20 @@ def workspace(tmp_path: Path) -> Iterator[Workspace]:
     yield Workspace(tmp_path / "ws")
 
 
+@pytest.fixture
+def soundcloud(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """A fake SoundCloud (tests/fakes/soundcloud.py) that every yt-dlp request of the test goes
+    to (CRATEFILE_YTDLP_LOOPBACK), with no SoundCloud login left behind for the next test."""
+    from cratefile.sources import ytdlp
+    from fakes.soundcloud import FakeSoundCloud
+
+    ytdlp.reset_soundcloud_auth()
+    with FakeSoundCloud() as fake:
+        monkeypatch.setenv("CRATEFILE_YTDLP_LOOPBACK", fake.base_url)
+        yield fake
+    ytdlp.reset_soundcloud_auth()
+
+
 @pytest.fixture(scope="session")
 def ffmpeg() -> str:
     return ffmpeg_exe()

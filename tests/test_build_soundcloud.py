@@ -3,22 +3,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 
 from conftest import Workspace
 from fakes.soundcloud import FakeSoundCloud
-
-
-@pytest.fixture
-def soundcloud(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeSoundCloud]:
-    from yt_dlp.extractor.soundcloud import SoundcloudBaseIE
-
-    with FakeSoundCloud() as fake:
-        monkeypatch.setenv("CRATEFILE_YTDLP_LOOPBACK", fake.base_url)
-        yield fake
-    SoundcloudBaseIE._HEADERS.pop("Authorization", None)
 
 
 def _done(out: str, kind: str) -> list[str]:

@@ -23,16 +23,6 @@ STROBE = Track("Strobe", ("deadmau5",), album="For Lack Of A Better Name", durat
 
 
 @pytest.fixture
-def soundcloud(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeSoundCloud]:
-    from yt_dlp.extractor.soundcloud import SoundcloudBaseIE
-
-    with FakeSoundCloud() as fake:
-        monkeypatch.setenv("CRATEFILE_YTDLP_LOOPBACK", fake.base_url)
-        yield fake
-    SoundcloudBaseIE._HEADERS.pop("Authorization", None)
-
-
-@pytest.fixture
 def spotify(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeSpotify]:
     with FakeSpotify(mode="extended") as fake:
         monkeypatch.setenv("SPOTIFY_CLIENT_ID", fake.client_id)

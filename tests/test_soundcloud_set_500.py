@@ -11,7 +11,6 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 
 import pytest
 
@@ -19,17 +18,6 @@ from conftest import Workspace
 from fakes.soundcloud import MEDIA, FakeSoundCloud
 
 TRACKS = 500
-
-
-@pytest.fixture
-def soundcloud(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeSoundCloud]:
-    from yt_dlp.extractor.soundcloud import SoundcloudBaseIE
-
-    # the fake refuses more than 130 API requests in any 2 s; cratefile is told 110 per 2 s
-    with FakeSoundCloud(api_budget=(130, 2.0)) as fake:
-        monkeypatch.setenv("CRATEFILE_YTDLP_LOOPBACK", fake.base_url)
-        yield fake
-    SoundcloudBaseIE._HEADERS.pop("Authorization", None)
 
 
 def downloaded_ids(fake: FakeSoundCloud) -> list[int]:
@@ -48,6 +36,7 @@ def downloaded_ids(fake: FakeSoundCloud) -> list[int]:
 def test_a_500_track_set_builds_under_the_budget_and_resumes_after_kill_9(
         workspace: Workspace, soundcloud: FakeSoundCloud) -> None:
     fake = soundcloud
+    fake.api_budget = (130, 2.0)  # the fake refuses more than 130 API requests in any 2 s; cratefile is told 110
     for i in range(1, TRACKS + 1):
         fake.add_track(i, f"Tune {i:03d}", f"Artist {i % 37:02d}", 2)
     set_url = fake.add_set("Big Label", "the-500", range(1, TRACKS + 1))
