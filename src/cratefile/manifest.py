@@ -576,17 +576,37 @@ class _Builder:
             low, high = self.bpm_range((*base, "bpm_range"), analysis)
             own = replace(analysis, bpm_min=low, bpm_max=high,
                           key_notation=entry.get("key_notation", analysis.key_notation))
+            own_formats = self.formats((*base, "formats"), formats)
             out.append(Playlist(
                 name=name,
                 slug=slug,
                 source=self.source(base, entry),
-                formats=self.formats((*base, "formats"), formats),
+                formats=own_formats,
                 refresh_seconds=refresh,
                 analysis=own,
                 yaml_path=f"playlists[{index}]",
                 shrink_guard=float(entry.get("shrink_guard", safety.shrink_guard)),
+                from_lossy=self.from_lossy(base, entry, own_formats),
             ))
         return tuple(out)
+
+    def from_lossy(self, base: YamlPath, entry: Mapping[str, Any],
+                   formats: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
+        """(format, allow|skip) for those of a playlist's formats that do not warn: the
+        playlist's own `from_lossy`, else the top level's, else warn (cratefile.quality.policy)."""
+        policies = dict.fromkeys(formats, "warn")
+        top: YamlPath = ("from_lossy",)
+        for path, value in ((top, self.data.get("from_lossy")), ((*base, "from_lossy"), entry.get("from_lossy"))):
+            if isinstance(value, str):
+                policies = dict.fromkeys(formats, value)
+            elif isinstance(value, Mapping):
+                for fmt, policy in value.items():
+                    if fmt not in self.recipes:
+                        self.bad((*path, fmt), f"{fmt!r} is not a format", f"known: {', '.join(sorted(self.recipes))}",
+                                 key=True)
+                    elif fmt in policies:
+                        policies[fmt] = str(policy)
+        return tuple((fmt, policy) for fmt, policy in policies.items() if policy != "warn")  # warn: the default
 
     def source(self, base: YamlPath, entry: Mapping[str, Any]) -> SourceSpec:
         from cratefile.sources import SOURCES

@@ -119,6 +119,7 @@ class Playlist:
     analysis: AnalysisOptions  # the manifest's analysis, with this playlist's overrides
     yaml_path: str = ""  # 'playlists[2]' for messages
     shrink_guard: float = 0.25  # safety.shrink_guard, or this playlist's own (see SafetyPolicy)
+    from_lossy: tuple[tuple[str, str], ...] = ()  # (format, allow|skip) where not warn: cratefile.quality.policy
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ from cratefile.catalog.sqlite import Catalog
 from cratefile.errors import Category
 from cratefile.layout import Layout
 from cratefile.plan import held_back
+from cratefile.quality.record import read_record
 from cratefile.records import Manifest
 from cratefile.resolve import RESOLVED_KINDS
 
@@ -70,7 +71,9 @@ def collect(manifest: Manifest) -> dict[str, Any]:
             for position, key in enumerate(catalog.members(p.slug), 1):
                 row = rows.get(key) or {}
                 files = paths.get(key, {})
-                built = all(fmt in files and os.path.exists(files[fmt]) for fmt in p.formats)
+                # formats from_lossy: skip holds back are not missing (cratefile.quality.policy)
+                skipped = [f for f in (row.get("from_lossy_skipped") or "").split(",") if f in p.formats]
+                built = all(fmt in files and os.path.exists(files[fmt]) or fmt in skipped for fmt in p.formats)
                 if built:
                     state = "built"
                 elif row.get("status") == "failed" and not _elsewhere(row.get("error_category")):
@@ -80,7 +83,9 @@ def collect(manifest: Manifest) -> dict[str, Any]:
                 counts[state] += 1
                 item = {"position": position, "key": key, "state": state, "title": row.get("title"),
                         "artist": row.get("artist"), "bpm": row.get("bpm"), "musical_key": row.get("musical_key"),
-                        "duration": row.get("duration"), "files": files}
+                        "duration": row.get("duration"), "files": files,
+                        "quality": _quality(layout, key, row), "duplicate_of": row.get("duplicate_of"),
+                        "skipped": {f: f"from_lossy: skip ({row.get('quality')})" for f in skipped}}
                 if state == "failed":
                     failure = failures.get(key)
                     item.update(category=row.get("error_category"), stage=row.get("failed_stage"),
@@ -89,16 +94,42 @@ def collect(manifest: Manifest) -> dict[str, Any]:
                 tracks.append(item)
             if p.source.kind in RESOLVED_KINDS:
                 counts.update(_resolved(layout, p.slug, tracks))
-            out.append({"name": p.name, "slug": p.slug, "total": len(tracks), **counts, "tracks": tracks})
+            verdicts: dict[str, int] = {}
+            for t in tracks:
+                if "quality" in t:  # a downloaded track, not a review item
+                    quality: Any = t["quality"] or {}
+                    verdict = quality.get("verdict") or "unmeasured"
+                    verdicts[verdict] = verdicts.get(verdict, 0) + 1
+            out.append({"name": p.name, "slug": p.slug, "total": len(tracks), **counts, "quality": verdicts,
+                        "tracks": tracks})
         return {"playlists": out}
     finally:
         catalog.close()
+
+
+def _quality(layout: Layout, key: str, row: dict[str, Any]) -> dict[str, Any] | None:
+    """The track's provenance: the catalog's columns, or its quality record when the catalog
+    was refilled without them."""
+    if row.get("quality_verdict"):
+        return {"verdict": row["quality_verdict"], "label": row.get("quality"), "container": row.get("src_container"),
+                "codec": row.get("src_codec"), "bitrate": row.get("src_bitrate"),
+                "sample_rate": row.get("src_sample_rate"), "bit_depth": row.get("src_bit_depth"),
+                "channels": row.get("src_channels"), "bandwidth": row.get("src_bandwidth")}
+    record = read_record(layout, key)
+    if record is None or record.provenance is None:
+        return None
+    p = record.provenance
+    return {"verdict": p.verdict, "label": p.label, "container": p.container, "codec": p.codec,
+            "bitrate": p.bitrate, "sample_rate": p.sample_rate, "bit_depth": p.bit_depth, "channels": p.channels,
+            "bandwidth": p.bandwidth}
 
 
 def render_table(data: dict[str, Any]) -> str:
     lines = [f"{'playlist':<32} {'total':>6} {'built':>6} {'failed':>6} {'pending':>7}"]
     for p in data["playlists"]:
         lines.append(f"{p['name'][:32]:<32} {p['total']:>6} {p['built']:>6} {p['failed']:>6} {p['pending']:>7}")
+        if p.get("quality"):
+            lines.append("  sources: " + ", ".join(f"{n} {v}" for v, n in sorted(p["quality"].items())))
         for t in p["tracks"]:
             if t["state"] == "failed":
                 when = "retried next run" if t.get("retried_next_run") else "not retried before its cool-off"
@@ -108,6 +139,14 @@ def render_table(data: dict[str, Any]) -> str:
                 why = f": {t['note']}" if t.get("note") else ""
                 lines.append(f"  ? {t.get('source')} {t.get('artist') or ''} - {t.get('title') or ''}: "
                              f"{t['state']}{why} (cratefile review)")
+            quality = t.get("quality") or {}
+            if quality.get("verdict") == "upscaled" or t.get("duplicate_of") or t.get("skipped"):
+                notes = [quality.get("label") or ""]
+                if t.get("skipped"):
+                    notes.append(f"not built as {', '.join(t['skipped'])} (from_lossy: skip)")
+                if t.get("duplicate_of"):
+                    notes.append(f"same recording as {t['duplicate_of']}")
+                lines.append(f"  ~ {t['key']} {t.get('title') or ''}: {'; '.join(n for n in notes if n)}")
     return "\n".join(lines)
 
 

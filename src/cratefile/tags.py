@@ -34,6 +34,7 @@ from mutagen.id3 import (
     TIT2,
     TKEY,
     TPE1,
+    TXXX,
     WOAS,
     WXXX,
     Encoding,
@@ -52,6 +53,10 @@ TAGGERS = ("id3", "mp4", "flac")
 MP4_KEY = "----:com.apple.iTunes:initialkey"
 MP4_URL = "----:com.apple.iTunes:URL"
 MP4_TEMPO_MAX = 0xFFFF  # tmpo is a 16-bit integer
+# The source's provenance (cratefile.quality): a user-defined text frame / freeform atom /
+# Vorbis comment of this name, which every tag format has and DJ tools leave alone.
+QUALITY_NAME = "SOURCE QUALITY"
+MP4_QUALITY = f"----:com.apple.iTunes:{QUALITY_NAME}"
 
 
 class TagError(CratefileError):
@@ -73,6 +78,7 @@ class TrackTags:
     genre: str | None = None
     year: str | None = None
     artwork: Path | None = None  # JPEG or PNG embedded as the front cover
+    quality: str | None = None  # the source's provenance: 'lossless', 'lossy mp3 ~128k', 'upscaled from ~128k (...)'
 
 
 def bpm_text(bpm: float | None) -> str | None:
@@ -142,6 +148,8 @@ def _write_id3(path: Path, tags: TrackTags, artwork: bytes | None) -> None:
     if tags.comment:
         encoding = _text_encoding(tags.comment)
         id3.add(COMM(encoding=encoding, lang="eng", desc="", text=[tags.comment]))
+    if tags.quality:
+        id3.add(TXXX(encoding=_text_encoding(tags.quality), desc=QUALITY_NAME, text=[tags.quality]))
     if tags.url:
         # WOAS is the standard frame; WXXX with an empty description is what taggers show
         # as "URL"/"WWW". Both, so either kind of reader finds it.
@@ -186,6 +194,8 @@ def _write_mp4(path: Path, tags: TrackTags, artwork: bytes | None) -> None:
         atoms[MP4_KEY] = [MP4FreeForm(tags.musical_key.encode("utf-8"))]
     if tags.url:
         atoms[MP4_URL] = [MP4FreeForm(tags.url.encode("utf-8"))]
+    if tags.quality:
+        atoms[MP4_QUALITY] = [MP4FreeForm(tags.quality.encode("utf-8"))]
     if artwork is not None:
         kind = MP4Cover.FORMAT_PNG if image_mime(artwork) == "image/png" else MP4Cover.FORMAT_JPEG
         atoms["covr"] = [MP4Cover(artwork, imageformat=kind)]
@@ -210,6 +220,7 @@ def _write_flac(path: Path, tags: TrackTags, artwork: bytes | None) -> None:
         ("COMMENT", tags.comment),
         ("GENRE", tags.genre),
         ("DATE", tags.year),
+        (QUALITY_NAME, tags.quality),
     ):
         if value:
             comments[name] = [value]
@@ -254,6 +265,24 @@ def read_tags(path: Path) -> dict[str, Any]:
     else:
         raise TagError(f"{path.name}: unexpected tag type {type(audio.tags).__name__}")
     return found
+
+
+def read_quality(path: Path) -> str | None:
+    """The provenance tag `write_tags` wrote into `path` (TrackTags.quality), or None."""
+    try:
+        audio = mutagen.File(path)
+    except (mutagen.MutagenError, OSError) as exc:
+        raise TagError(f"cannot read tags of {path.name}: {exc}") from exc
+    tags = getattr(audio, "tags", None)
+    if isinstance(tags, ID3):
+        frames = tags.getall(f"TXXX:{QUALITY_NAME}")
+        return str(frames[0].text[0]) if frames and frames[0].text else None
+    if isinstance(tags, MP4Tags):
+        return _mp4_text(tags, MP4_QUALITY)
+    if isinstance(audio, FLAC) and tags is not None:
+        values = cast(VCFLACDict, tags).get(QUALITY_NAME)
+        return values[0] if values else None
+    return None
 
 
 def _first_text(id3: ID3, frame_id: str) -> str | None:

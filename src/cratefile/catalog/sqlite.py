@@ -95,6 +95,22 @@ CREATE TRIGGER IF NOT EXISTS clean_failed_update AFTER UPDATE OF status ON track
     BEGIN DELETE FROM clean WHERE key = NEW.key; END;
 """
 
+# The source's provenance and acoustic duplicate (cratefile.quality; the record of truth is
+# cache/quality/<stem>.json): added to catalogs made before them by _add_missing_columns.
+QUALITY_COLUMNS = (
+    ("quality", "TEXT"),  # the verdict's label: 'lossless', 'lossy mp3 ~128k', 'upscaled from ~128k (...)'
+    ("quality_verdict", "TEXT"),  # lossless | lossy | upscaled | unknown
+    ("src_container", "TEXT"),
+    ("src_codec", "TEXT"),
+    ("src_bitrate", "INTEGER"),
+    ("src_sample_rate", "INTEGER"),
+    ("src_bit_depth", "INTEGER"),
+    ("src_channels", "INTEGER"),
+    ("src_bandwidth", "REAL"),
+    ("duplicate_of", "TEXT"),  # the key of the same recording kept in its place
+    ("from_lossy_skipped", "TEXT"),  # formats not built from this lossy source (from_lossy: skip), comma-separated
+)
+
 TRACK_FIELDS = (
     "url",
     "title",
@@ -114,6 +130,7 @@ TRACK_FIELDS = (
     "failed_at",
     "notion_page_id",
     "eagle_ids",
+    *(name for name, _kind in QUALITY_COLUMNS),
 )
 
 
@@ -153,7 +170,7 @@ class Catalog:
     def _add_missing_columns(self) -> None:
         """Catalogs made by an earlier version get the columns added since (NULL until rebuilt)."""
         for table, columns in (("files", (("mtime_ns", "INTEGER"), ("inputs", "TEXT"))),
-                               ("tracks", (("failed_inputs", "TEXT"),))):
+                               ("tracks", (("failed_inputs", "TEXT"), *QUALITY_COLUMNS))):
             have = {row[1] for row in self._conn.execute(f"PRAGMA table_info({table})")}
             for column, kind in columns:
                 if column not in have:

@@ -21,9 +21,10 @@ from __future__ import annotations
 
 import re
 from dataclasses import asdict, dataclass, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
+if TYPE_CHECKING:
+    import numpy as np  # imported where a spectrum is computed: reading a record needs no numpy
 
 LOSSLESS_CODECS = frozenset({"flac", "alac", "wavpack", "ape", "tta", "truehd", "mlp", "shorten", "tak"})
 LOSSY_CODECS = frozenset({"mp3", "mp2", "aac", "opus", "vorbis", "wmav2", "wmav1", "ac3", "eac3", "dts",
@@ -117,6 +118,8 @@ def _bit_depth(codec: str, line: str) -> int | None:
 
 def mean_spectrum(excerpts: list[np.ndarray], sr: int) -> tuple[np.ndarray, np.ndarray] | None:
     """(frequencies, mean power in dB) of the excerpts, frame by frame (Hann, N_FFT, half overlap)."""
+    import numpy as np
+
     window = np.hanning(N_FFT).astype(np.float32)
     total: np.ndarray | None = None
     frames = 0
@@ -136,6 +139,8 @@ def mean_spectrum(excerpts: list[np.ndarray], sr: int) -> tuple[np.ndarray, np.n
 def effective_bandwidth(excerpts: list[np.ndarray], sr: int) -> tuple[float | None, float | None]:
     """(bandwidth Hz, cutoff Hz or None): where the spectrum really ends, and whether that is a
     lossy encoder's cliff below FULL_BAND_HZ. (None, None): too quiet or short to tell."""
+    import numpy as np
+
     spectrum = mean_spectrum(excerpts, sr)
     nyquist = sr / 2.0
     if spectrum is None:

@@ -17,17 +17,17 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
-
-import numpy as np
+from typing import TYPE_CHECKING, Any
 
 from cratefile.atomic import read_json, write_json
 from cratefile.errors import ToolError
 from cratefile.layout import Layout
 from cratefile.proc import ffmpeg_exe, run
-from cratefile.quality import fingerprint
 from cratefile.quality.provenance import Provenance, effective_bandwidth, judge, parse_stream_info
 from cratefile.records import stem_of
+
+if TYPE_CHECKING:
+    import numpy as np
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +54,8 @@ class QualityRecord:
     seconds: float | None = None  # wall time of the measurement
 
     def items(self) -> np.ndarray | None:
+        from cratefile.quality import fingerprint  # numpy: only where fingerprints are used
+
         return fingerprint.decode(self.fingerprint) if self.fingerprint else None
 
     def to_json(self) -> dict[str, Any]:
@@ -93,6 +95,8 @@ def record_current(record: QualityRecord | None, audio: Path) -> bool:
 
 
 def measure_argv(ffmpeg: str, audio: Path, duration: float | None, tmp: Path, with_fingerprint: bool) -> list[str]:
+    from cratefile.quality import fingerprint
+
     src = f"file:{audio}"
     argv = [ffmpeg, "-hide_banner", "-nostdin", "-nostats", "-t", f"{FINGERPRINT_SECONDS:g}", "-i", src]
     if duration and duration > 4 * EXCERPT_SECONDS:
@@ -113,6 +117,10 @@ def measure(audio: Path, duration: float | None = None, ffmpeg: str | None = Non
     """Provenance and fingerprint of `audio` (`duration`: what the download knows, to place the
     excerpts; `ffmpeg`: another binary than the run's). Never raises for a file ffmpeg cannot
     read: the record carries the error."""
+    import numpy as np
+
+    from cratefile.quality import fingerprint
+
     started = time.monotonic()
     sig = file_sig(audio)
     ffmpeg = ffmpeg or ffmpeg_exe()

@@ -5,20 +5,31 @@ fingerprint and record the duplicates it finds.
 The record is written before the download's sidecar, so everything built from the sidecar
 (the converted files' tags, the `from_lossy` policy) sees it. Duplicates are recorded, not
 acted upon: each member of a group gets `duplicate_of` = the group's best source (by
-provenance) in the catalog, and the run's report says which tracks are the same recording.
+provenance) in the catalog, and the run's report says which tracks are the same recording
+(a note, and its `quality` section).
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from cratefile.quality.dupes import FingerprintIndex, rank
+from cratefile.quality.policy import Decision, decide
 from cratefile.quality.record import QualityRecord, measure, read_record, record_current, write_record
+from cratefile.records import FormatRecipe, Playlist
 
 if TYPE_CHECKING:
     from cratefile.context import RunContext
     from cratefile.layout import Layout
+    from cratefile.quality.dupes import FingerprintIndex
+
+
+def run_report(ctx: RunContext) -> dict[str, list[dict[str, Any]]]:
+    """The run report's `quality` section: lossless files built from lossy sources (warn), the
+    ones not built (skip), and the duplicate groups found in this run."""
+    section: dict[str, list[dict[str, Any]]] = ctx.shared("quality-report", lambda: ctx.sink_stats.setdefault(
+        "quality", {"from_lossy_warn": [], "from_lossy_skip": [], "duplicates": []}))
+    return section
 
 
 def index_path(layout: Layout) -> Path:
@@ -27,6 +38,8 @@ def index_path(layout: Layout) -> Path:
 
 def fingerprint_index(ctx: RunContext) -> FingerprintIndex:
     """The run's one handle on the index (closed with the run)."""
+    from cratefile.quality.dupes import FingerprintIndex  # numpy: not on a run that measures nothing
+
     index: FingerprintIndex = ctx.shared("quality-index", lambda: FingerprintIndex(index_path(ctx.layout)))
     return index
 
@@ -54,6 +67,8 @@ def assess(ctx: RunContext, key: str, audio: Path, duration: float | None) -> Qu
         src_bandwidth=p.bandwidth if p else None)
     items = record.items()
     if items is not None:
+        from cratefile.quality.dupes import rank
+
         index = fingerprint_index(ctx)
         index.forget_pairs(key)
         index.add(key, items, record.duration, rank(p))
@@ -71,10 +86,39 @@ def _settle_group(ctx: RunContext, index: FingerprintIndex, key: str) -> None:
     keep = index.keeper(group)
     for member in group:
         ctx.catalog.upsert_track(member, duplicate_of=None if member == keep else keep)
+    run_report(ctx)["duplicates"].append({"kept": keep, "aliases": [m for m in group if m != keep]})
     others = ", ".join(m for m in group if m != keep)
     kept = (ctx.catalog.track(keep) or {}).get("quality") or "unknown quality"
     ctx.note(f"duplicates: {others} {'is' if len(group) == 2 else 'are'} the same recording as {keep} "
              f"(kept as the best source: {kept})")
 
 
-__all__ = ["assess", "fingerprint_index", "index_path", "quality_current"]
+def playlists_of(ctx: RunContext, key: str) -> list[Playlist]:
+    """The manifest's playlists that list `key` now (from the catalog's memberships), in order."""
+    members: dict[str, frozenset[str]] = ctx.shared("quality-members", lambda: {
+        p.slug: frozenset(ctx.catalog.members(p.slug)) for p in ctx.manifest.playlists})
+    return [p for p in ctx.manifest.playlists if key in members.get(p.slug, frozenset())]
+
+
+def convert_gate(ctx: RunContext, key: str, fmt: str, recipe: FormatRecipe) -> tuple[Decision, str | None]:
+    """Before converting `key` to `fmt`: may it be built (`from_lossy`), and the provenance
+    label its tags carry. A skip is recorded in the catalog and said in the report; a flag
+    is said in the report."""
+    record = read_record(ctx.layout, key)
+    provenance = record.provenance if record is not None else None
+    decision = decide(playlists_of(ctx, key), fmt, recipe, provenance)
+    row = ctx.catalog.track(key) or {}
+    skipped = [f for f in (row.get("from_lossy_skipped") or "").split(",") if f and f != fmt]
+    label = provenance.label if provenance is not None else None
+    if not decision.build:
+        skipped.append(fmt)
+        ctx.note(f"{key}: {decision.reason}")
+        run_report(ctx)["from_lossy_skip"].append({"key": key, "format": fmt, "source": label})
+    elif decision.flag:  # every lossy download for a WAV crate: listed in the report, not a note each
+        run_report(ctx)["from_lossy_warn"].append({"key": key, "format": fmt, "source": label})
+    if ",".join(sorted(skipped)) != (row.get("from_lossy_skipped") or ""):
+        ctx.catalog.upsert_track(key, from_lossy_skipped=",".join(sorted(skipped)) or None)
+    return decision, label
+
+
+__all__ = ["assess", "convert_gate", "fingerprint_index", "index_path", "playlists_of", "quality_current"]

@@ -4,6 +4,10 @@ The sidecar (`cache/audio/<stem>.json`, a `records.Sidecar`) is the task's targe
 written last, so its presence means the audio is complete. The track's source kind does the
 work (yt-dlp for URLs; local files stay where they are and the sidecar points at them);
 every sink's `before_download` hook runs first (Notion's processing lock).
+
+Each new source file is measured once (cratefile.quality: provenance and fingerprint) before
+its sidecar is written; a download made before that measurement existed is measured on the
+next run without being fetched again.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from cratefile.actions import action
 from cratefile.atomic import read_json, write_json
 from cratefile.context import RunContext
 from cratefile.layout import Layout
+from cratefile.quality.step import assess, quality_current
 from cratefile.records import Sidecar, TrackRef
 from cratefile.sinks import SINKS
 from cratefile.sources import SOURCES
@@ -34,10 +39,15 @@ def run_download(ctx: RunContext, ref: dict[str, Any], kind: str) -> None:
     track = TrackRef(**ref)
     dest = ctx.layout.audio
     dest.mkdir(parents=True, exist_ok=True)
+    known = read_sidecar(ctx.layout, track.key)
+    if known is not None and SOURCES[kind].current(ctx, known):  # here only to be measured
+        assess(ctx, track.key, audio_path(ctx.layout, known), known.duration)
+        return
     for name, sink in SINKS.items():
         if ctx.manifest.sink(name) is not None:
             sink.before_download(ctx, track.key)
     sidecar = SOURCES[kind].download(ctx, track, dest)
+    assess(ctx, track.key, audio_path(ctx.layout, sidecar), sidecar.duration)
     write_json(ctx.layout.sidecar(track.key), sidecar.to_json())
     ctx.catalog.upsert_track(
         track.key,
@@ -51,6 +61,8 @@ def run_download(ctx: RunContext, ref: dict[str, Any], kind: str) -> None:
 
 
 def sidecar_current(ctx: RunContext, key: str, kind: str) -> bool:
-    """doit uptodate: the sidecar exists and its audio is still there (and unchanged, for local files)."""
+    """doit uptodate: the sidecar exists, its audio is still there (and unchanged, for local
+    files) and has been measured (cratefile.quality)."""
     sidecar = read_sidecar(ctx.layout, key)
-    return sidecar is not None and SOURCES[kind].current(ctx, sidecar)
+    return (sidecar is not None and SOURCES[kind].current(ctx, sidecar)
+            and quality_current(ctx, key, audio_path(ctx.layout, sidecar)))

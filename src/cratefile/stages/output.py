@@ -17,6 +17,7 @@ from cratefile.atomic import read_json
 from cratefile.context import RunContext
 from cratefile.errors import Category, TrackFailure
 from cratefile.freshness import convert_inputs
+from cratefile.quality.step import convert_gate
 from cratefile.records import AnalysisResult, Sidecar
 from cratefile.stages.convert import convert
 from cratefile.stages.download import audio_path, read_sidecar
@@ -34,7 +35,8 @@ def usable_artwork(path: Path) -> Path | None:
 
 
 def track_tags(layout_audio: Path, sidecar: Sidecar, analysis: AnalysisResult, *,
-               album: str, grouping: str, notation: str, fallback_title: str, fallback_artist: str) -> TrackTags:
+               album: str, grouping: str, notation: str, fallback_title: str, fallback_artist: str,
+               quality: str | None = None) -> TrackTags:
     musical_key = analysis.musical_key
     upload = sidecar.upload_date or ""
     return TrackTags(
@@ -48,6 +50,7 @@ def track_tags(layout_audio: Path, sidecar: Sidecar, analysis: AnalysisResult, *
         genre=sidecar.genre,
         year=upload[:4] if len(upload) >= 4 else None,
         artwork=usable_artwork(layout_audio / sidecar.artwork) if sidecar.artwork else None,
+        quality=quality,
     )
 
 
@@ -61,9 +64,13 @@ def run_convert(ctx: RunContext, key: str, fmt: str, dst: str, album: str, group
         raise TrackFailure(Category.CONVERSION_FAILED, "no downloaded audio to convert")
     analysis = AnalysisResult.from_json(read_json(layout.analysis(key))) or AnalysisResult()
     recipe = ctx.manifest.formats[fmt]
+    decision, quality = convert_gate(ctx, key, fmt, recipe)  # from_lossy, and the provenance tag
+    if not decision.build:
+        return
     naming = ctx.manifest.naming
     tags = track_tags(layout.audio, sidecar, analysis, album=album, grouping=grouping, notation=notation,
-                      fallback_title=naming.fallback_title, fallback_artist=naming.fallback_artist)
+                      fallback_title=naming.fallback_title, fallback_artist=naming.fallback_artist,
+                      quality=quality)
     target = Path(dst)
     convert(audio_path(layout, sidecar), target, recipe, tags)
     previous = ctx.catalog.record_file(key, fmt, target, inputs)

@@ -91,6 +91,7 @@ def export_rekordbox(manifest: Manifest, dest: Path, fmt: str | None = None) -> 
                     tonality=key_in_notation(row["musical_key"], notation) if row.get("musical_key") else None,
                     total_time=int(round(row.get("duration") or 0)), size=st.st_size, kind=kind_of(Path(path)),
                     date_added=time.strftime("%Y-%m-%d", time.localtime(st.st_mtime)),
+                    comments=row.get("quality"),  # the source's provenance: 'lossless', 'upscaled from ~128k (...)'
                 )
         playlists = [RbPlaylist(name, tuple(ids[(k, f)] for k, f, _ in rows)) for name, rows in wanted]
     finally:
