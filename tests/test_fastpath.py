@@ -71,7 +71,7 @@ def built(workspace: Workspace) -> Workspace:
 
 def test_a_clean_library_gets_no_track_task(built: Workspace) -> None:
     assert _run(built) == []
-    assert _plan(built) == {"tracks": 2, "planned": 0, "proven": 0}
+    assert _plan(built) == {"tracks": 2, "planned": 0, "proven": 0, "retagged": 0}
     assert built.report()["playlists"][0]["up_to_date"] == 2
 
 
@@ -137,18 +137,57 @@ def test_an_edited_name_template_renames_every_file(built: Workspace) -> None:
     (built.root / "rules" / "naming.yaml").write_text('template: "{title} by {artist}"\n')
     ran = _run(built)
     assert ran == ["convert:one:aiff", "convert:one:wav", "convert:two:aiff", "convert:two:wav", "publish:crate"]
+    assert _plan(built)["retagged"] == 4  # renamed: the files were copied under their new names and tagged
     assert sorted(p.name for p in (built.root / "library" / "wav").iterdir()) == [
         "02 two by Unknown Artist.wav", "One by A.wav"]
     assert _run(built) == []
 
 
-def test_a_renamed_playlist_is_tagged_again(built: Workspace) -> None:
+def test_a_renamed_playlist_is_tagged_again_not_encoded(built: Workspace) -> None:
+    wav = built.root / "library" / "wav" / "A - One.wav"
+    linked = built.root / "library" / "playlists" / "Crate" / "wav" / wav.name
     _manifest(built, name="Renamed")
     ran = _run(built)
     assert [t for t in ran if t.startswith("convert:")] == [
         "convert:one:aiff", "convert:one:wav", "convert:two:aiff", "convert:two:wav"]
-    assert read_tags(built.root / "library" / "wav" / "A - One.wav")["grouping"] == "Renamed"
+    assert _plan(built)["retagged"] == 4
+    assert read_tags(wav)["grouping"] == "Renamed"
+    assert read_tags(built.root / "library" / "playlists" / "Renamed" / "wav" / wav.name)["grouping"] == "Renamed"
+    assert read_tags(linked)["grouping"] == "Crate"  # the old folder's link kept the file it had
     assert _run(built) == []
+
+
+def test_a_new_key_notation_retags_without_analysis(built: Workspace) -> None:
+    assert read_tags(built.root / "library" / "aiff" / "A - One.aiff")["key"] == "8A"
+    _manifest(built, notation="openkey")
+    ran = _run(built)
+    assert [t for t in ran if not t.startswith("publish:")] == [
+        "convert:one:aiff", "convert:one:wav", "convert:two:aiff", "convert:two:wav"]
+    assert _plan(built)["retagged"] == 4
+    assert read_tags(built.root / "library" / "aiff" / "A - One.aiff")["key"] == "1m"
+    assert _run(built) == []
+
+
+def test_a_second_playlist_listing_the_tracks_retags_them(built: Workspace) -> None:
+    built.manifest(MANIFEST.format(formats="[wav, aiff]", name="Crate", notation="camelot")
+                   + "  - {name: Other, folder: music, formats: [wav]}\n")
+    ran = _run(built)
+    assert [t for t in ran if t.startswith("convert:")] == [
+        "convert:one:aiff", "convert:one:wav", "convert:two:aiff", "convert:two:wav"]
+    assert _plan(built)["retagged"] == 4
+    assert read_tags(built.root / "library" / "wav" / "A - One.wav")["grouping"] == "Crate, Other"
+
+
+def test_a_changed_recipe_encodes_again(built: Workspace) -> None:
+    (built.root / "rules").mkdir()
+    (built.root / "rules" / "formats.yaml").write_text(
+        "formats:\n  wav: {extension: wav, codec: pcm_s16le, container: wav, tagger: id3, sample_rate: 22050}\n")
+    assert _run(built) == ["convert:one:wav", "convert:two:wav", "publish:crate"]
+    assert _plan(built)["retagged"] == 0
+    import wave
+
+    with wave.open(str(built.root / "library" / "wav" / "A - One.wav")) as w:
+        assert w.getframerate() == 22050
 
 
 def test_a_lost_doit_db_rebuilds_no_track(built: Workspace) -> None:
@@ -170,7 +209,7 @@ def test_plain_doit_builds_are_proven_by_the_next_run(built: Workspace) -> None:
         conn.execute("DELETE FROM clean")
         conn.commit()
     assert _run(built) == []
-    assert _plan(built) == {"tracks": 2, "planned": 0, "proven": 2}
+    assert _plan(built) == {"tracks": 2, "planned": 0, "proven": 2, "retagged": 0}
 
 
 def test_a_failed_track_is_retried_once_its_cool_off_ended(built: Workspace) -> None:

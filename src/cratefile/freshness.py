@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from cratefile.atomic import read_json
 from cratefile.context import RunContext
 from cratefile.layout import Layout
-from cratefile.records import AnalysisOptions, digest
+from cratefile.records import AnalysisOptions, FormatRecipe, digest
 
 
 def stat_sig(path: Path | str) -> list[int] | None:
@@ -29,18 +30,46 @@ def stat_sig(path: Path | str) -> list[int] | None:
     return [st.st_mtime_ns, st.st_size]
 
 
+NOTATIONS = ("standard", "camelot", "openkey")
+
+
+def options_digest(options: AnalysisOptions) -> str:
+    """What an analysis depends on of its options: not the key notation, which is applied when
+    a file is tagged (switching Camelot -> Open Key re-tags, it does not re-analyze)."""
+    return digest(replace(options, key_notation="standard"))
+
+
 def analysis_inputs(layout: Layout, key: str, options: AnalysisOptions, algo: str) -> dict[str, Any]:
-    return {"sidecar": stat_sig(layout.sidecar(key)), "algo": algo, "options": options.digest}
+    return {"sidecar": stat_sig(layout.sidecar(key)), "algo": algo, "options": options_digest(options)}
 
 
 def analysis_current(ctx: RunContext, key: str, options: AnalysisOptions, algo: str) -> bool:
     """doit uptodate of analyze:<key>."""
     data = read_json(ctx.layout.analysis(key))
-    return isinstance(data, dict) and data.get("inputs") == analysis_inputs(ctx.layout, key, options, algo)
+    if not isinstance(data, dict) or not isinstance(data.get("inputs"), dict):
+        return False
+    inputs, wanted = data["inputs"], analysis_inputs(ctx.layout, key, options, algo)
+    if inputs == wanted:
+        return True
+    # written while the options' digest still held the notation: the same analysis under any
+    older = {replace(options, key_notation=n).digest for n in NOTATIONS}  # type: ignore[arg-type]
+    return inputs.get("options") in older and {**inputs, "options": wanted["options"]} == wanted
 
 
 def convert_inputs(layout: Layout, key: str, recipe_digest: str) -> str:
     return digest([recipe_digest, stat_sig(layout.sidecar(key)), stat_sig(layout.analysis(key))])
+
+
+def audio_inputs(layout: Layout, key: str, recipe: FormatRecipe) -> str:
+    """What the encoded audio of a converted file is made of: the recipe and the source (its
+    sidecar). Everything else a file depends on is in its tags, which can be rewritten alone."""
+    return digest([recipe.digest, stat_sig(layout.sidecar(key))])
+
+
+def audio_intact(row: Mapping[str, Any] | None, audio: str) -> bool:
+    """The catalog's file row records a file, still there as it was written, whose encoded
+    audio is what `audio` would encode now: re-tagging a copy of it is enough."""
+    return row is not None and row.get("audio") == audio and stat_sig(row["path"]) == [row["mtime_ns"], row["size"]]
 
 
 def output_current(ctx: RunContext, key: str, fmt: str, dst: str, recipe_digest: str) -> bool:

@@ -59,6 +59,7 @@ CREATE TABLE IF NOT EXISTS files (
     mtime_ns INTEGER,
     inputs TEXT,
     built_at REAL NOT NULL,
+    audio TEXT,
     PRIMARY KEY (key, format)
 );
 CREATE TABLE IF NOT EXISTS memberships (
@@ -169,7 +170,7 @@ class Catalog:
 
     def _add_missing_columns(self) -> None:
         """Catalogs made by an earlier version get the columns added since (NULL until rebuilt)."""
-        for table, columns in (("files", (("mtime_ns", "INTEGER"), ("inputs", "TEXT"))),
+        for table, columns in (("files", (("mtime_ns", "INTEGER"), ("inputs", "TEXT"), ("audio", "TEXT"))),
                                ("tracks", (("failed_inputs", "TEXT"), *QUALITY_COLUMNS))):
             have = {row[1] for row in self._conn.execute(f"PRAGMA table_info({table})")}
             for column, kind in columns:
@@ -253,20 +254,30 @@ class Catalog:
                 (status, time.time(), key),
             )
 
-    def record_file(self, key: str, fmt: str, path: Path, inputs: str | None = None) -> str | None:
-        """Record the output of (key, fmt) as it is on disk now, and what it was built from
-        (`inputs`, see engine/freshness.py); return the previous path when it was different."""
+    def record_file(self, key: str, fmt: str, path: Path, inputs: str | None = None,
+                    audio: str | None = None) -> str | None:
+        """Record the output of (key, fmt) as it is on disk now, what it was built from
+        (`inputs`) and what its encoded audio was made of (`audio`, see freshness.py); return
+        the previous path when it was different."""
         st = path.stat()
         with self._tx() as conn:
             row = conn.execute("SELECT path FROM files WHERE key = ? AND format = ?", (key, fmt)).fetchone()
             conn.execute(
-                "INSERT INTO files (key, format, path, size, mtime_ns, inputs, built_at) VALUES (?, ?, ?, ?, ?, ?, ?) "
+                "INSERT INTO files (key, format, path, size, mtime_ns, inputs, built_at, audio) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
                 "ON CONFLICT (key, format) DO UPDATE SET path = excluded.path, size = excluded.size, "
-                "mtime_ns = excluded.mtime_ns, inputs = excluded.inputs, built_at = excluded.built_at",
-                (key, fmt, str(path), st.st_size, st.st_mtime_ns, inputs, time.time()),
+                "mtime_ns = excluded.mtime_ns, inputs = excluded.inputs, built_at = excluded.built_at, "
+                "audio = excluded.audio",
+                (key, fmt, str(path), st.st_size, st.st_mtime_ns, inputs, time.time(), audio),
             )
         previous = row["path"] if row else None
         return previous if previous != str(path) else None
+
+    def file_record(self, key: str, fmt: str) -> dict[str, Any] | None:
+        """The file row of (key, fmt) as it is now, `audio` included."""
+        rows = self._query("SELECT key, format, path, size, mtime_ns, inputs, audio FROM files "
+                           "WHERE key = ? AND format = ?", (key, fmt))
+        return dict(rows[0]) if rows else None
 
     def file_stems(self) -> dict[str, str]:
         """key -> the file name (without extension) its outputs have now."""

@@ -13,7 +13,7 @@ from typing import Any
 
 from cratefile.atomic import read_json
 from cratefile.context import RunContext
-from cratefile.freshness import convert_inputs
+from cratefile.freshness import audio_inputs, convert_inputs
 from cratefile.plan import convert_digest
 from cratefile.records import AnalysisResult, Claim, Sidecar, Snapshot
 
@@ -47,7 +47,9 @@ def refill_catalog(ctx: RunContext, snapshots: Mapping[str, Snapshot | None], cl
             path = layout.output(fmt, name, ctx.manifest.formats[fmt].extension)
             if path.is_file():  # trusted as built from the files there now
                 digest = convert_digest(ctx.manifest.formats[fmt].digest, name, claim)
-                catalog.record_file(key, fmt, path, convert_inputs(layout, key, digest))
+                recipe = ctx.manifest.formats[fmt]
+                catalog.record_file(key, fmt, path, convert_inputs(layout, key, digest),
+                                    audio_inputs(layout, key, recipe))
                 built += 1
         if name and built == len(claim.formats):
             fields["status"] = "built"

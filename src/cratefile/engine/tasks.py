@@ -25,6 +25,7 @@ from cratefile.records import Claim, Manifest, Snapshot
 from cratefile.sinks import SINKS, BuildView
 from cratefile.snapshots import read_snapshot
 from cratefile.stages import analyze, download, fetch, output
+from cratefile.stages.output import RETAGGED
 
 BACKEND_NAME = "cratefile-sqlite"
 _Creator = Callable[[], Iterator[dict[str, Any]]]  # a doit task creator
@@ -148,7 +149,10 @@ def settle(ctx: RunContext) -> int:
     """At the end of a build: remember the tracks it made as clean (engine/fastpath.py), so the
     next run gives them no task; the number remembered."""
     planner: Planner | None = ctx.shared(PLANNER, lambda: None)
-    return planner.settle() if planner is not None else 0
+    if planner is None:
+        return 0
+    ctx.sink_stats["fast_path"]["retagged"] = len(ctx.shared(RETAGGED, list))
+    return planner.settle()
 
 
 def _after(executed: str) -> Callable[[_Creator], _Creator]:

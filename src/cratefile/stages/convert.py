@@ -2,19 +2,24 @@
 
 ffmpeg writes a temporary sibling of the target (same extension, so ffmpeg and mutagen see
 the right container), mutagen tags that temporary file, and only then does `os.replace`
-give it the real name: a library name only ever holds a complete, tagged file.
+give it the real name: a library name only ever holds a complete, tagged file. When only the
+tags change, `retag` does the same with a copy of the file already built.
 """
 
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from cratefile import proc
 from cratefile.atomic import atomic_target
 from cratefile.errors import Category, ToolError, TrackFailure
 from cratefile.records import FormatRecipe
-from cratefile.tags import TagError, TrackTags, write_tags
+
+if TYPE_CHECKING:  # mutagen only when a file is written: not on a no-op rerun
+    from cratefile.tags import TrackTags
 
 # Generous: the native AAC encoder needs ~2 s CPU per minute of audio with -aac_coder fast,
 # so even a two-hour mix on a loaded machine finishes well inside this.
@@ -63,11 +68,31 @@ def convert(src: Path, dst: Path, recipe: FormatRecipe, tags: TrackTags) -> None
         except ToolError as exc:
             category = Category.TRANSIENT if exc.returncode is None else Category.CONVERSION_FAILED
             raise TrackFailure(category, _ffmpeg_message(src, recipe, exc)) from exc
-        try:
-            write_tags(tmp, recipe.tagger, tags)
-        except TagError as exc:
-            raise TrackFailure(Category.CONVERSION_FAILED, f"{recipe.name}: {exc}") from exc
+        _tag(tmp, recipe, tags)
         _fsync(tmp)
+
+
+def retag(src: Path, dst: Path, recipe: FormatRecipe, tags: TrackTags) -> None:
+    """Give `dst` the encoded audio of `src` (a file `convert` made with this recipe) with new
+    `tags`, without encoding again: a copy is tagged and takes the name, so `dst` is never a
+    half-tagged file, and the files hard-linked to `src` (playlist folders) keep theirs until
+    they are linked again. `src` may be `dst`."""
+    with atomic_target(dst) as tmp:
+        try:
+            shutil.copyfile(src, tmp)
+        except OSError as exc:
+            raise TrackFailure(Category.CONVERSION_FAILED, f"{recipe.name}: cannot copy {src.name} ({exc})") from exc
+        _tag(tmp, recipe, tags)
+        _fsync(tmp)
+
+
+def _tag(path: Path, recipe: FormatRecipe, tags: TrackTags) -> None:
+    from cratefile.tags import TagError, write_tags
+
+    try:
+        write_tags(path, recipe.tagger, tags)
+    except TagError as exc:
+        raise TrackFailure(Category.CONVERSION_FAILED, f"{recipe.name}: {exc}") from exc
 
 
 def _ffmpeg_message(src: Path, recipe: FormatRecipe, exc: ToolError) -> str:

@@ -4,24 +4,34 @@ Tags come from the sidecar (title, artist, artwork, URL), the analysis (BPM, key
 chosen notation) and the playlists that list the track (album fallback, grouping). When a
 track's file name changed (new title, new naming rule) the previous file is removed once
 the new one is in place.
+
+A file whose encoded audio is still what the recipe would make of the source (the catalog
+records what it was made of) is re-tagged instead: a renamed playlist (grouping), another
+playlist listing the track, a new key notation or file name cost a copy, not an encoding.
 """
 
 from __future__ import annotations
 
 import contextlib
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from cratefile.actions import action
 from cratefile.analysis.key import key_in_notation
 from cratefile.atomic import read_json
 from cratefile.context import RunContext
 from cratefile.errors import Category, TrackFailure
-from cratefile.freshness import convert_inputs
+from cratefile.freshness import audio_inputs, audio_intact, convert_inputs
 from cratefile.quality.step import convert_gate
 from cratefile.records import AnalysisResult, Sidecar
-from cratefile.stages.convert import convert
+from cratefile.stages.convert import convert, retag
 from cratefile.stages.download import audio_path, read_sidecar
-from cratefile.tags import TrackTags
+
+if TYPE_CHECKING:
+    from cratefile.tags import TrackTags
+
+
+RETAGGED = "retagged"  # RunContext.shared name: the (key, format) files re-tagged, not encoded, this run
 
 
 def usable_artwork(path: Path) -> Path | None:
@@ -37,6 +47,8 @@ def usable_artwork(path: Path) -> Path | None:
 def track_tags(layout_audio: Path, sidecar: Sidecar, analysis: AnalysisResult, *,
                album: str, grouping: str, notation: str, fallback_title: str, fallback_artist: str,
                quality: str | None = None) -> TrackTags:
+    from cratefile.tags import TrackTags  # mutagen only when a file is written
+
     musical_key = analysis.musical_key
     upload = sidecar.upload_date or ""
     return TrackTags(
@@ -59,6 +71,7 @@ def run_convert(ctx: RunContext, key: str, fmt: str, dst: str, album: str, group
                 notation: str, recipe_digest: str) -> None:
     layout = ctx.layout
     inputs = convert_inputs(layout, key, recipe_digest)  # before reading: what this file is made of
+    audio = audio_inputs(layout, key, ctx.manifest.formats[fmt])
     sidecar = read_sidecar(layout, key)
     if sidecar is None:
         raise TrackFailure(Category.CONVERSION_FAILED, "no downloaded audio to convert")
@@ -72,8 +85,14 @@ def run_convert(ctx: RunContext, key: str, fmt: str, dst: str, album: str, group
                       fallback_title=naming.fallback_title, fallback_artist=naming.fallback_artist,
                       quality=quality)
     target = Path(dst)
-    convert(audio_path(layout, sidecar), target, recipe, tags)
-    previous = ctx.catalog.record_file(key, fmt, target, inputs)
+    row = ctx.catalog.file_record(key, fmt)
+    if audio_intact(row, audio):  # only what its tags say changed: no encoding
+        assert row is not None
+        retag(Path(row["path"]), target, recipe, tags)
+        ctx.shared(RETAGGED, list).append((key, fmt))
+    else:
+        convert(audio_path(layout, sidecar), target, recipe, tags)
+    previous = ctx.catalog.record_file(key, fmt, target, inputs, audio)
     if previous and Path(previous).parent == target.parent and Path(previous).is_relative_to(layout.library):
         with contextlib.suppress(FileNotFoundError):
             Path(previous).unlink()
