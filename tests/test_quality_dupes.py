@@ -156,3 +156,26 @@ def test_an_ffmpeg_without_chromaprint_is_said_clearly(tmp_path: Path, records: 
 def test_fingerprints_round_trip_through_their_text_form(records: dict[str, QualityRecord]) -> None:
     items = _items(records["master"])
     assert np.array_equal(fingerprint.decode(fingerprint.encode(items)), items)
+
+
+@pytest.mark.slow
+def test_long_tracks_are_fingerprinted_by_their_body(tmp_path: Path) -> None:
+    """A 150 s track is fingerprinted from a quarter in: a copy with 2 s of leading silence (its
+    window starts elsewhere in the audio) still matches, and a different track that shares
+    the first 40 s (a DJ-friendly drum intro) is not taken for it."""
+    from cratefile.quality.record import FINGERPRINT_SECONDS
+
+    seconds = 150.0
+    body = render_array(bpm=124, key="Gm", seconds=seconds, seed=11)
+    other = render_array(bpm=124, key="Bb", seconds=seconds, seed=12, style="breakbeat")
+    master = measure(_write(tmp_path / "m.wav", body))
+    padded = measure(_write(tmp_path / "p.wav", np.concatenate([np.zeros((2 * SR, 2), np.float32), body])))
+    intro = other.copy()
+    intro[: 40 * SR] = body[: 40 * SR]
+    shares_intro = measure(_write(tmp_path / "i.wav", intro))
+    assert master.fingerprint_at == pytest.approx(0.25 * seconds) and padded.fingerprint_at > master.fingerprint_at
+    items = _items(master)
+    assert len(items) == pytest.approx(FINGERPRINT_SECONDS / fingerprint.ITEM_SECONDS, rel=0.05)
+    match = fingerprint.compare(items, _items(padded))
+    assert is_duplicate(match, master.duration, padded.duration), match
+    assert not is_duplicate(fingerprint.compare(items, _items(shares_intro)), master.duration, shares_intro.duration)

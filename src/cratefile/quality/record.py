@@ -31,8 +31,14 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-QUALITY_VERSION = "2026.12-1"  # bump when a measurement changes: every record is measured again
-FINGERPRINT_SECONDS = 600.0  # a two-hour mix is fingerprinted by its first ten minutes
+QUALITY_VERSION = "2026.12-2"  # bump when a measurement changes: every record is measured again
+# The fingerprint covers FINGERPRINT_SECONDS from FINGERPRINT_AT of the way in (the whole of a
+# shorter track): the body of a track, not the DJ-friendly drum intro different tracks share,
+# and a bounded decode (a 5-minute MP3 decodes in ~0.8 s CPU, 90 s of it in ~0.2 s). Two copies
+# of one recording take windows at the same share of lengths that agree within seconds, so
+# the alignment search (fingerprint.MAX_SHIFT) absorbs the difference.
+FINGERPRINT_SECONDS = 90.0
+FINGERPRINT_AT = 0.25
 EXCERPTS = (0.3, 0.5, 0.7)  # where the spectrum excerpts start, as shares of the duration
 EXCERPT_SECONDS = 3.0
 TIMEOUT = 600.0
@@ -52,6 +58,7 @@ class QualityRecord:
     version: str = QUALITY_VERSION
     error: str | None = None  # why something could not be measured (the rest still stands)
     seconds: float | None = None  # wall time of the measurement
+    fingerprint_at: float = 0.0  # where in the audio the fingerprint starts (seconds)
 
     def items(self) -> np.ndarray | None:
         from cratefile.quality import fingerprint  # numpy: only where fingerprints are used
@@ -61,7 +68,8 @@ class QualityRecord:
     def to_json(self) -> dict[str, Any]:
         return {"version": self.version, "source": list(self.source) if self.source else None,
                 "duration": self.duration, "provenance": self.provenance.to_json() if self.provenance else None,
-                "fingerprint": self.fingerprint, "error": self.error, "seconds": self.seconds}
+                "fingerprint": self.fingerprint, "fingerprint_at": self.fingerprint_at, "error": self.error,
+                "seconds": self.seconds}
 
     @classmethod
     def from_json(cls, data: Any) -> QualityRecord | None:
@@ -70,7 +78,8 @@ class QualityRecord:
         source = data.get("source")
         return cls(provenance=Provenance.from_json(data.get("provenance")), fingerprint=data.get("fingerprint"),
                    duration=data.get("duration"), source=(int(source[0]), int(source[1])) if source else None,
-                   version=data["version"], error=data.get("error"), seconds=data.get("seconds"))
+                   version=data["version"], error=data.get("error"), seconds=data.get("seconds"),
+                   fingerprint_at=float(data.get("fingerprint_at") or 0.0))
 
 
 def file_sig(path: Path) -> tuple[int, int] | None:
@@ -94,11 +103,20 @@ def record_current(record: QualityRecord | None, audio: Path) -> bool:
     return record is not None and record.version == QUALITY_VERSION and record.source == file_sig(audio)
 
 
+def fingerprint_start(duration: float | None) -> float:
+    """Seconds into the audio where its fingerprint window starts."""
+    if not duration or duration <= FINGERPRINT_SECONDS:
+        return 0.0
+    return round(min(FINGERPRINT_AT * duration, duration - FINGERPRINT_SECONDS), 3)
+
+
 def measure_argv(ffmpeg: str, audio: Path, duration: float | None, tmp: Path, with_fingerprint: bool) -> list[str]:
     from cratefile.quality import fingerprint
 
     src = f"file:{audio}"
-    argv = [ffmpeg, "-hide_banner", "-nostdin", "-nostats", "-t", f"{FINGERPRINT_SECONDS:g}", "-i", src]
+    at = fingerprint_start(duration)
+    argv = [ffmpeg, "-hide_banner", "-nostdin", "-nostats",
+            "-ss", f"{at:g}", "-t", f"{FINGERPRINT_SECONDS:g}", "-i", src]
     if duration and duration > 4 * EXCERPT_SECONDS:
         starts = [round(share * duration, 3) for share in EXCERPTS]
         length = EXCERPT_SECONDS
@@ -123,6 +141,10 @@ def measure(audio: Path, duration: float | None = None, ffmpeg: str | None = Non
 
     started = time.monotonic()
     sig = file_sig(audio)
+    if not duration:  # the windows are placed by it: ask the file (mutagen, or ffmpeg remuxing)
+        from cratefile.sources.probe import probe_audio
+
+        duration = probe_audio(audio).duration
     ffmpeg = ffmpeg or ffmpeg_exe()
     with_fp = fingerprint.chromaprint_available(ffmpeg)
     error = None if with_fp else fingerprint.missing_message(ffmpeg)
@@ -144,6 +166,7 @@ def measure(audio: Path, duration: float | None = None, ffmpeg: str | None = Non
         fingerprint=fingerprint.encode(items) if items is not None and len(items) else None,
         duration=info.duration or duration,
         source=sig,
+        fingerprint_at=fingerprint_start(duration),
         error=error,
         seconds=round(time.monotonic() - started, 3),
     )
