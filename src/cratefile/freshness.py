@@ -19,6 +19,7 @@ from typing import Any
 from cratefile.atomic import read_json
 from cratefile.context import RunContext
 from cratefile.layout import Layout
+from cratefile.quality.record import record_path
 from cratefile.records import AnalysisOptions, FormatRecipe, digest
 
 
@@ -57,7 +58,9 @@ def analysis_current(ctx: RunContext, key: str, options: AnalysisOptions, algo: 
 
 
 def convert_inputs(layout: Layout, key: str, recipe_digest: str) -> str:
-    return digest([recipe_digest, stat_sig(layout.sidecar(key)), stat_sig(layout.analysis(key))])
+    # the quality record (cratefile.quality) gives the SOURCE QUALITY tag and the from_lossy decision
+    quality = stat_sig(record_path(layout, key))
+    return digest([recipe_digest, stat_sig(layout.sidecar(key)), stat_sig(layout.analysis(key)), quality])
 
 
 def audio_inputs(layout: Layout, key: str, recipe: FormatRecipe) -> str:
