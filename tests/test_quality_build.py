@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
@@ -72,6 +73,14 @@ def test_provenance_and_duplicates_reach_catalog_status_tags_and_report(workspac
     assert row == [("lossless", "pcm_s16le", 44100, 2)]
     _, table, _ = workspace.run("status")
     assert "same recording as" in table and "upscaled from ~128k" in table
+    # Rekordbox shows the label in its Comments column
+    rc, out, err = workspace.run("export", "rekordbox", "-o", str(workspace.root / "rb.xml"))
+    assert rc == 0, out + err
+    comments = {t.get("Name"): t.get("Comments") for t in ET.parse(workspace.root / "rb.xml").iter("TRACK")
+                if t.get("Location")}
+    assert comments["Master"] == "lossless" and comments[fake["title"]] == fake["quality"]["label"]
+    rc, out, err = workspace.run("check")
+    assert rc == 0 and "ok    fingerprints: ffmpeg has the chromaprint muxer" in out, out + err
 
     # measured once: a rerun does nothing, and a lost record is measured again without a rebuild
     assert workspace.run()[0] == 0 and workspace.report()["tasks_executed"] == 0

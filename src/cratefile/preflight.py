@@ -201,10 +201,30 @@ def _same_volume(a: Path, b: Path) -> bool:
         return False
 
 
+def _chromaprint() -> Iterator[Check]:
+    """Acoustic duplicates need ffmpeg's chromaprint muxer (cratefile.quality); a build without
+    it goes on and says so once. Nothing when ffmpeg itself cannot run (its own check says it)."""
+    from cratefile import proc
+    from cratefile.quality import fingerprint
+
+    try:
+        exe = proc.ffmpeg_exe()
+        proc.run([exe, "-hide_banner", "-version"], timeout=30)
+    except (CratefileError, ToolError):
+        return
+    if fingerprint.chromaprint_available(exe):
+        yield Check("fingerprints", True, "ffmpeg has the chromaprint muxer")
+    else:
+        yield Check("fingerprints", False, fingerprint.missing_message(exe))
+
+
 def service_checks(manifest: Manifest) -> Iterator[Check]:
-    """Each configured sink's and source kind's own check (credentials, schemas): requests."""
+    """Each configured sink's and source kind's own check (credentials, schemas: requests),
+    and whether acoustic duplicates can be found (only `cratefile check` asks)."""
     from cratefile.sinks import SINKS
     from cratefile.sources import SOURCES
+
+    yield from _chromaprint()
 
     for name, sink in SINKS.items():
         config = manifest.sink(name)
