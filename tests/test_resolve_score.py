@@ -45,6 +45,12 @@ def want(title: str, *artists: str, seconds: float | None = 400.0, **kw: Any) ->
     ("Gecko (Overdrive) - Radio Edit", "gecko overdrive", {"radio edit"}),  # a title's own brackets stay
     ("Live Forever", "live forever", set()),  # a word of the title is not a version
     ("Aura [Club Mix]", "aura", {"club mix"}),
+    ("Heroes - 2017 Remaster", "heroes", set()),  # Spotify's suffixes that name no other recording
+    ("Heroes (Remastered 2011)", "heroes", set()),
+    ("Heroes - Single Version", "heroes", set()),
+    ("Heroes - From \"Stranger Things\"", "heroes", set()),
+    ("Heroes - Live at Wembley 1986", "heroes", {"live"}),
+    ("Part 1 - The Beginning", "part 1 the beginning", set()),  # a dash that is the title's own
 ])
 def test_titles_come_apart_into_base_and_version(title: str, base: str, versions: set[str]) -> None:
     parsed = parse_title(title)
@@ -60,6 +66,7 @@ def test_remixers_featured_artists_and_names_fold() -> None:
     assert fold_account("FISHER Official") == "fisher" and fold_account("Ben Böhmer Music") == "ben bohmer"
     assert numbering("strings pt 2") == {"2"} and numbering("dopamine ii") == {"2"}
     assert numbering("signal part two") == {"2"} and numbering("strings") == set()
+    assert numbering("summer 2019") == set() and numbering("1999") == set()  # years are no part numbers
 
 
 def test_an_upload_names_its_artist_in_the_title_or_its_metadata() -> None:

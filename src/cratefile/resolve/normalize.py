@@ -19,6 +19,7 @@ from functools import lru_cache
 VERSION_PHRASES: tuple[tuple[str, str], ...] = (
     ("original mix", ""), ("original version", ""), ("original", ""), ("album version", ""),
     ("remastered", ""), ("remaster", ""), ("single version", ""), ("mono", ""), ("stereo", ""),
+    ("deluxe edition", ""), ("deluxe", ""), ("bonus track", ""),
     ("radio edit", "radio edit"), ("radio mix", "radio edit"), ("radio version", "radio edit"),
     ("club mix", "club mix"), ("extended mix", "extended"), ("extended version", "extended"),
     ("extended", "extended"), ("12 inch mix", "extended"), ("12 mix", "extended"),
@@ -85,15 +86,35 @@ class Title:
 
 def _versions_in(phrase: str) -> tuple[set[str], str]:
     """The version words of one folded phrase and what is left of it."""
+    found, rest, _said = _version_words(phrase)
+    return found, rest
+
+
+def _version_words(phrase: str) -> tuple[set[str], str, bool]:
+    """The version words of one folded phrase, what is left of it, and whether it held any
+    version phrase at all (a benign one included: 'remastered', 'single version', 'mono')."""
     found: set[str] = set()
+    said = False
     rest = f" {phrase} "
     for words, version in VERSION_PHRASES:
         pattern = f" {words} "
         if pattern in rest:
+            said = True
             rest = rest.replace(pattern, " ")
             if version:
                 found.add(version)
-    return found, _SPACES.sub(" ", rest).strip()
+    return found, _SPACES.sub(" ", rest).strip(), said
+
+
+def _benign(phrase: str) -> bool:
+    """A bracket or dash suffix that names no other recording: '2011 Remaster', 'Single Version',
+    'From "Stranger Things"', 'Deluxe Edition'."""
+    found, rest, said = _version_words(phrase)
+    if found:
+        return False
+    if phrase.startswith(("from ", "music from ", "taken from ")):
+        return True
+    return said and all(w.isdigit() or w in ("version", "edition", "deluxe", "bonus", "track") for w in rest.split())
 
 
 def _remixer_of(phrase: str) -> str | None:
@@ -138,6 +159,8 @@ def parse_title(title: str) -> Title:
         found, _rest = _versions_in(cleaned)
         if not found and cleaned in ORIGINAL_WORDS:
             said_original.append(cleaned)
+        if _benign(cleaned):
+            return
         if not found and cleaned not in ORIGINAL_WORDS:
             if cleaned == folded:  # no noise in it either: it belongs to the title
                 kept.append(cleaned)
@@ -157,7 +180,7 @@ def parse_title(title: str) -> Title:
         head, _, tail = text.rpartition(" - ")
         tail_folded = fold(tail)
         found, _rest = _versions_in(NOISE.sub(" ", tail_folded))
-        if found or tail_folded in ORIGINAL_WORDS:
+        if found or tail_folded in ORIGINAL_WORDS or _benign(tail_folded):
             version_part(tail)
             text = head
     feat = _FEAT.search(fold(text))
@@ -221,6 +244,8 @@ def numbering(base: str) -> frozenset[str]:
     words = base.split()
     out: set[str] = set()
     for i, word in enumerate(words):
+        if word.isdigit() and 1900 <= int(word) <= 2099 and not (i > 0 and words[i - 1] in _PART_WORDS):
+            continue  # a year ('Remastered 2011', 'Summer 2019') is not a part number
         if word.isdigit():
             out.add(str(int(word)))
         elif word in _NUMBER_WORDS and i > 0 and words[i - 1] in _PART_WORDS:
