@@ -184,3 +184,11 @@ def test_hostile_titles_are_cut_and_scored() -> None:
     assert h is not None and len(h.title) <= 300 and len(h.uploader) <= 300
     assert decide(want("Song (" + "Remix " * 50 + ")", "Artist"), [h], RULES).status == "unmatched"
     assert Hit.from_api({"kind": "playlist", "id": 1}) is None and Hit.from_api({"id": "x"}) is None
+
+
+def test_a_remix_uploaded_by_its_remixer_alone_matches() -> None:
+    w = want("Opus - Four Tet Remix", "Eric Prydz", "Four Tet", seconds=420)
+    by_remixer = hit("Opus (Four Tet Remix)", "Four Tet", 421, verified=True, plays=400_000)
+    assert decide(w, [by_remixer], RULES).status == "matched"
+    other = hit("Opus (Tale Of Us Remix)", "Tale Of Us", 421, verified=True, plays=400_000)
+    assert decide(w, [other], RULES).status != "matched"

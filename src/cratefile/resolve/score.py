@@ -165,6 +165,9 @@ def score(wanted: Wanted, hit: Hit, rules: MatchRules, *, want: _Want | None = N
         # name only the first), an artist it names that is not wanted costs more
         per = [_best(a, pool) for a in want.artists]
         artist = per[0] if len(per) == 1 else 0.9 * per[0] + 0.1 * sum(per[1:]) / len(per[1:])
+        if want.remixers and "remix" in want.versions and "remix" in upload.title.versions:
+            # a remix is often uploaded by its remixer under their name alone
+            artist = max(artist, max(_best(r, pool) for r in want.remixers))
         artist = max(artist, _sim(want.joined, " ".join(upload.artists)))
         strangers = [a for a in upload.artists if _best(a, (*want.artists, *want.remixers, *want.title.credited)) < 0.6]
         if strangers and upload.artist_from == "title":
