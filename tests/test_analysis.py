@@ -54,8 +54,10 @@ def results(tracks: dict[tuple[float, str, str], Path]) -> dict[tuple[float, str
 
 @pytest.mark.parametrize("case", CASES, ids=[f"{b:g}-{k}-{s}" for b, k, s in CASES])
 def test_tempo_within_a_tenth_of_a_bpm(results: dict, case: tuple[float, str, str]) -> None:
+    # no range: the octave is the music's, 90 BPM half-time stays 90 and 174 BPM DnB stays 174
     bpm = results[case]["bpm"]
-    assert abs(bpm - fold_bpm(case[0], 88.0, 176.0)) <= 0.1, results[case]
+    assert abs(bpm - case[0]) <= 0.1, results[case]
+    assert results[case]["bpm_alt"] == pytest.approx(bpm * 2 if bpm < 110 else bpm / 2, abs=0.02)
 
 
 @pytest.mark.parametrize("case", CASES, ids=[f"{b:g}-{k}-{s}" for b, k, s in CASES])
@@ -79,15 +81,26 @@ def test_result_is_json_with_every_field(results: dict) -> None:
     assert round(result["first_beat"], 3) == result["first_beat"]
 
 
-def test_dnb_folding_follows_the_range(tracks: dict) -> None:
+def test_dnb_folding_follows_a_forced_range(tracks: dict) -> None:
     path = tracks[(174.0, "Gm", "dnb")]
-    assert analyze_file(path, AnalysisOptions(bpm_min=120.0, bpm_max=240.0))["bpm"] == pytest.approx(174.0, abs=0.1)
-    assert analyze_file(path, AnalysisOptions(bpm_min=60.0, bpm_max=120.0))["bpm"] == pytest.approx(87.0, abs=0.05)
+    force = {"bpm_range_mode": "force"}
+    assert analyze_file(path, AnalysisOptions(120.0, 240.0, **force))["bpm"] == pytest.approx(174.0, abs=0.1)
+    folded = analyze_file(path, AnalysisOptions(60.0, 120.0, **force))
+    # forced down an octave, the music's own choice is kept as the alternative
+    assert folded["bpm"] == pytest.approx(87.0, abs=0.05) and folded["bpm_alt"] == pytest.approx(174.0, abs=0.1)
 
 
-def test_halftime_folds_up_into_a_high_range(tracks: dict) -> None:
-    result = analyze_file(tracks[(90.0, "Bb", "halftime")], AnalysisOptions(bpm_min=100.0, bpm_max=200.0))
+def test_halftime_folds_up_into_a_forced_high_range(tracks: dict) -> None:
+    options = AnalysisOptions(bpm_min=100.0, bpm_max=200.0, bpm_range_mode="force")
+    result = analyze_file(tracks[(90.0, "Bb", "halftime")], options)
     assert result["bpm"] == pytest.approx(180.0, abs=0.1)
+
+
+def test_a_preferred_range_does_not_override_clear_evidence(tracks: dict) -> None:
+    # drum & bass with 16th hats and alternating kick and snare is 174, not 87, even when the
+    # preferred range says 60-120
+    result = analyze_file(tracks[(174.0, "Gm", "dnb")], AnalysisOptions(bpm_min=60.0, bpm_max=120.0))
+    assert result["bpm"] == pytest.approx(174.0, abs=0.1)
 
 
 @pytest.mark.parametrize(

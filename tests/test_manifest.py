@@ -196,8 +196,10 @@ def test_minimal_manifest_gets_the_documented_defaults(tmp_path: Path) -> None:
     schema = manifest_schema()
     props = schema["properties"]
     assert props["formats"]["default"] == list(m.playlists[0].formats)
-    assert props["analysis"]["properties"]["bpm_range"]["default"] == [m.analysis.bpm_min,
-                                                                        m.analysis.bpm_max]
+    # no bpm_range by default: the octave is the music's
+    assert "default" not in props["analysis"]["properties"]["bpm_range"]
+    assert (m.analysis.bpm_min, m.analysis.bpm_max) == (None, None)
+    assert props["analysis"]["properties"]["bpm_range_mode"]["default"] == m.analysis.bpm_range_mode
     assert parse_duration(props["retry"]["properties"]["cool_off"]["default"]) / 3600 == \
         m.retry.cool_off_hours
     assert props["download"]["properties"]["retries"]["default"] == m.ytdlp.retries

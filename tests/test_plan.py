@@ -69,7 +69,7 @@ def test_download_and_analyze_tasks(tmp_path: Path) -> None:
     options = ctx.manifest.playlists[0].analysis
     assert analyze[0]["uptodate"] == [(analysis_current, [ctx, "soundcloud 1", options, "v1"])]
     # the first playlist's analysis options win for a shared track
-    assert analyze[1]["actions"][0][1][2].bpm_min == 88
+    assert analyze[1]["actions"][0][1][2].bpm_min is None
 
 
 def test_permanent_failure_is_held_back_until_cool_off_or_retry(tmp_path: Path) -> None:

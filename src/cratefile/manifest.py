@@ -425,7 +425,7 @@ class _Builder:
                                          "rules/formats.yaml", f"{hint}known: {', '.join(known)}")
         return tuple(names)
 
-    def bpm_range(self, path: YamlPath, base: AnalysisOptions) -> tuple[float, float]:
+    def bpm_range(self, path: YamlPath, base: AnalysisOptions) -> tuple[float | None, float | None]:
         pair = _get(self.data, path)
         if pair is None:
             return base.bpm_min, base.bpm_max
@@ -445,6 +445,7 @@ class _Builder:
             bpm_max=high,
             key_notation=section.get("key_notation", base.key_notation),
             overwrite=section.get("overwrite", base.overwrite),
+            bpm_range_mode=section.get("bpm_range_mode", base.bpm_range_mode),
         )
 
     # -- download and retry

@@ -72,10 +72,14 @@ class NamingRule:
 
 @dataclass(frozen=True)
 class AnalysisOptions:
-    bpm_min: float = 88.0  # folding range is [bpm_min, bpm_max); one octave by default
-    bpm_max: float = 176.0
+    # A tempo range [bpm_min, bpm_max) or none (None, None: the octave is the music's). With
+    # bpm_range_mode "prefer" a tempo whose octave the music leaves open goes inside it; with
+    # "force" every tempo is doubled or halved into it (then one octave wide).
+    bpm_min: float | None = None
+    bpm_max: float | None = None
     key_notation: KeyNotation = "standard"
     overwrite: bool = False  # replace BPM/key tags the source file already carries
+    bpm_range_mode: str = "prefer"  # prefer | force
 
     @property
     def digest(self) -> str:
@@ -288,6 +292,7 @@ class AnalysisResult:
     bpm: float | None = None  # None: no reliable pulse (no BPM tag, no beat grid)
     bpm_source: str = "analysis"  # analysis | tag
     bpm_confidence: float | None = None
+    bpm_alt: float | None = None  # the other tempo octave the analysis weighed (half or double)
     musical_key: str | None = None  # standard notation: 'Am', 'F#'
     key_source: str = "analysis"
     key_confidence: float | None = None

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 # Bump whenever a result for the same file could change: it enters doit's uptodate, so a new
 # version re-analyses (and re-tags) the library.
-ALGO_VERSION = "2026.11-2"  # -2: first_beat
+ALGO_VERSION = "2026.12-1"  # 12-1: the octave from the music (bpm_alt), keys with bass and sections
 
 _EXPORTS = {
     "analyze_file": "cratefile.analysis.track",

@@ -31,13 +31,16 @@ def analyze_samples(samples: Samples, options: AnalysisOptions, loudness_lufs: f
     peak, mean_square = scan(samples)
     if peak < SILENCE:
         raise TrackFailure(Category.ANALYSIS_FAILED, "the audio is silent")
-    tempo = estimate_tempo(samples, options.bpm_min, options.bpm_max)
+    tempo = estimate_tempo(samples, options.bpm_min, options.bpm_max, options.bpm_range_mode)
     key = estimate_key(samples)
     if loudness_lufs is None:
         loudness_lufs = 10.0 * math.log10(max(mean_square, 1e-20)) - 0.691
     return {
         "bpm": round(float(tempo.bpm), 2),
         "bpm_confidence": round(float(tempo.confidence), 3),
+        # the other octave weighed (half or double the bpm), and how sure the choice was (0.5..1)
+        "bpm_alt": round(float(tempo.bpm_alt), 2),
+        "octave_confidence": round(float(tempo.octave_confidence), 3),
         # seconds; None without a reliable pulse (and always with bpm 0)
         "first_beat": round(float(tempo.first_beat), 3) if tempo.first_beat is not None and tempo.bpm > 0 else None,
         "key": key.key.standard,

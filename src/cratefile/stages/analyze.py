@@ -55,6 +55,7 @@ def run_analyze(ctx: RunContext, key: str, options: AnalysisOptions, algo: str) 
     result = AnalysisResult(
         **final,
         bpm_confidence=measured.get("bpm_confidence"),
+        bpm_alt=measured.get("bpm_alt") or None,
         key_confidence=measured.get("key_confidence"),
         duration=measured.get("duration") or sidecar.duration,
         first_beat=measured.get("first_beat"),
