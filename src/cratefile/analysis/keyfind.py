@@ -1,9 +1,16 @@
 """Key detection: a chroma vector from a long-window spectrum (0.74 s Hann at 11,025 Hz, so
 neighbouring semitones are resolved down to the bass), built from spectral peaks only (the
 broadband noise of drums is whitened away), tuned to the track's own reference pitch, then
-correlated with the 24 rotations of a key profile (key.PROFILES). The margin between the best
-and the second best correlation is the confidence. DEFAULT_PROFILE was chosen by measurement
-with bench/accuracy.py.
+correlated with the 24 rotations of a key profile (key.PROFILES).
+
+The correlation knows the scale, not which of its chords is home: a minor loop and the major
+key a tone below it (Fm and Eb), or a key and its relative, share most notes. So the keys
+within CHORD_WINDOW of the best correlation are weighed by the chords too: every frame's chroma
+(smoothed over CHORD_SMOOTH frames, ~1.9 s) is named by its best-matching triad, and a key
+gains CHORD_WEIGHT times how often its tonic triad sounds (relative to the most frequent
+triad) and DOMINANT_WEIGHT times how often the major triad on its fifth does (the cadence).
+The margin between the best and the second best score is the confidence. DEFAULT_PROFILE and
+the weights were chosen by measurement with bench/accuracy.py.
 """
 
 from __future__ import annotations
@@ -30,12 +37,42 @@ class KeyEstimate:
     tuning_cents: float
 
 
+FINE = 120  # per-frame chroma bins (10 cents each), folded to 12 once the tuning is known
+CHORD_WINDOW = 0.05
+CHORD_WEIGHT = 0.2
+DOMINANT_WEIGHT = 0.1
+CHORD_SMOOTH = 5
+
+
+def _triads() -> np.ndarray:
+    """(24, 12): major triads C..B, then minor triads C..B."""
+    out = np.zeros((24, 12))
+    for root in range(12):
+        out[root, [root, (root + 4) % 12, (root + 7) % 12]] = 1.0
+        out[12 + root, [root, (root + 3) % 12, (root + 7) % 12]] = 1.0
+    return out
+
+
+TRIADS = _triads()
+
+
 def _peak_spectrum(samples: Samples) -> tuple[np.ndarray, np.ndarray]:
     """Mean magnitude of tonal peaks per bin between F_MIN and F_MAX, and the bin frequencies."""
+    spectrum, freqs, _ = _peak_frames(samples)
+    return spectrum, freqs
+
+
+def _peak_frames(samples: Samples) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """_peak_spectrum's two, and every frame's tonal peaks on a fine untuned chroma axis
+    (frames, FINE), each frame normalised like the spectrum."""
     freqs = np.fft.rfftfreq(N_FFT, 1.0 / samples.sr)
     lo, hi = np.searchsorted(freqs, [F_MIN, F_MAX])
+    fine_bin = (np.round((12.0 * np.log2(freqs[lo:hi] / 440.0) + 69.0) * FINE / 12.0).astype(int)) % FINE
+    to_fine = np.zeros((hi - lo, FINE), dtype=np.float32)
+    to_fine[np.arange(hi - lo), fine_bin] = 1.0
     window = np.hanning(N_FFT).astype(np.float32)
     acc = np.zeros(hi - lo, dtype=np.float64)
+    fine_parts = []
     for frames in frame_blocks(samples, N_FFT, HOP, pad=0, per_block=64):
         block = np.abs(np.fft.rfft(frames * window, axis=1))[:, lo - 1 : hi + 1]
         mid = block[:, 1:-1]
@@ -47,8 +84,12 @@ def _peak_spectrum(samples: Samples) -> tuple[np.ndarray, np.ndarray]:
         peaks = np.where(keep, mid - smooth, 0.0)
         # Each frame counts alike whatever its loudness (a breakdown is as tonal as a drop).
         norm = np.sqrt((peaks**2).sum(axis=1, keepdims=True)) + 1e-9
-        acc += (peaks / norm).sum(axis=0)
-    return acc, freqs[lo:hi]
+        unit = peaks / norm
+        acc += unit.sum(axis=0)
+        # einsum, not @: BLAS would wake its thread pool (see tempo.onset_envelopes)
+        fine_parts.append(np.einsum("fb,bk->fk", unit.astype(np.float32), to_fine))
+    fine = np.concatenate(fine_parts) if fine_parts else np.zeros((0, FINE), dtype=np.float32)
+    return acc, freqs[lo:hi], fine
 
 
 def _moving_mean(x: np.ndarray, width: int) -> np.ndarray:
@@ -95,6 +136,33 @@ def _correlations(chroma: np.ndarray, profile: str) -> np.ndarray:
     return scores
 
 
+def _fold_fine(fine: np.ndarray, cents: float) -> np.ndarray:
+    """(frames, FINE) -> (frames, 12) with the weights of _chroma at the track's tuning."""
+    position = np.arange(FINE) * 12.0 / FINE - cents / 100.0
+    nearest = np.round(position)
+    weight = np.cos(np.pi * np.abs(position - nearest)) ** 2
+    fold = np.zeros((FINE, 12), dtype=np.float32)
+    fold[np.arange(FINE), nearest.astype(int) % 12] = weight
+    folded: np.ndarray = np.einsum("fk,kc->fc", fine, fold)
+    return folded
+
+
+def chord_histogram(frames: np.ndarray) -> np.ndarray:
+    """How often each of the 24 triads is the best match of the smoothed frame chroma,
+    relative to the most frequent one (24 values in 0..1; zeros without frames)."""
+    if len(frames) == 0:
+        return np.zeros(24)
+    kernel = np.ones(CHORD_SMOOTH) / CHORD_SMOOTH
+    smooth = np.stack([np.convolve(frames[:, j], kernel, mode="same") for j in range(12)], axis=1)
+    tonal = np.linalg.norm(smooth, axis=1) > 0
+    if not tonal.any():
+        return np.zeros(24)
+    unit = smooth[tonal] / np.linalg.norm(smooth[tonal], axis=1, keepdims=True)
+    counts = np.bincount(np.argmax(np.einsum("fc,tc->ft", unit, TRIADS), axis=1), minlength=24).astype(float)
+    hist: np.ndarray = counts / counts.max()
+    return hist
+
+
 def key_chroma(samples: Samples) -> tuple[np.ndarray, float]:
     """The 12-bin chroma (C first) of a mono signal and its tuning offset in cents."""
     spectrum, freqs = _peak_spectrum(samples)
@@ -102,8 +170,17 @@ def key_chroma(samples: Samples) -> tuple[np.ndarray, float]:
     return _chroma(spectrum, freqs, cents), cents
 
 
-def key_from_chroma(chroma: np.ndarray, profile: str = DEFAULT_PROFILE, cents: float = 0.0) -> KeyEstimate:
+def key_from_chroma(
+    chroma: np.ndarray, profile: str = DEFAULT_PROFILE, cents: float = 0.0, chords: np.ndarray | None = None
+) -> KeyEstimate:
+    """The key of a chroma vector; with `chords` (chord_histogram), the keys whose correlation
+    is within CHORD_WINDOW of the best weighed by their tonic and dominant triads too."""
     scores = _correlations(chroma, profile)
+    if chords is not None and chords.any():
+        near = np.flatnonzero(scores >= scores.max() - CHORD_WINDOW)
+        for key in near:
+            tonic = key % 12
+            scores[key] += CHORD_WEIGHT * chords[key] + DOMINANT_WEIGHT * chords[(tonic + 7) % 12]
     order = np.argsort(scores)[::-1]
     best = int(order[0])
     confidence = float(scores[order[0]] - scores[order[1]])
@@ -112,5 +189,7 @@ def key_from_chroma(chroma: np.ndarray, profile: str = DEFAULT_PROFILE, cents: f
 
 def estimate_key(samples: Samples, profile: str = DEFAULT_PROFILE) -> KeyEstimate:
     """Key of a mono signal (sampled at KEY_SR, which the bins were sized for)."""
-    chroma, cents = key_chroma(samples)
-    return key_from_chroma(chroma, profile, cents)
+    spectrum, freqs, fine = _peak_frames(samples)
+    cents = _tuning_cents(spectrum, freqs)
+    chords = chord_histogram(_fold_fine(fine, cents))
+    return key_from_chroma(_chroma(spectrum, freqs, cents), profile, cents, chords)
