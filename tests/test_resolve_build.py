@@ -174,3 +174,34 @@ def test_review_answers_accept_a_candidate_a_pasted_url_or_reject_them(
         review(manifest, ["--accept", ids[0], "1"])
     with pytest.raises(UsageError, match="unexpected"):
         review(manifest, ["--bogus"])
+
+
+def test_a_development_mode_playlist_resolves_through_the_users_login(tmp_path, soundcloud: FakeSoundCloud) -> None:  # noqa: ANN001
+    # February 2026 development mode: /items (entries under `item`), no popularity, items only
+    # for the logged-in owner; the wanted tracks resolve to uploads the same way
+    from cratefile.context import RunContext
+    from cratefile.manifest import load_manifest
+    from cratefile.sources.spotify import SpotifySource
+    from cratefile.sources.spotify.api import write_private_json
+
+    uploads(soundcloud)
+    with FakeSpotify(mode="development") as dev:
+        pl = dev.add_playlist("Mine", [LOSING, NOWHERE])
+        (tmp_path / "playlists.yaml").write_text(
+            f"spotify: {{api_url: '{dev.api_url}', token_url: '{dev.token_url}'}}\n"
+            f"playlists:\n  - {{name: Mine, spotify: 'spotify:playlist:{pl.id}'}}\n")
+        manifest = load_manifest(tmp_path / "playlists.yaml", env={
+            "SPOTIFY_CLIENT_ID": dev.client_id, "SPOTIFY_CLIENT_SECRET": dev.client_secret,
+            "CRATEFILE_YTDLP_LOOPBACK": soundcloud.base_url})
+        write_private_json(manifest.cache / "spotify-token.json",
+                           {"client_id": dev.client_id, "refresh_token": dev.grant_refresh_token(),
+                            "scope": "playlist-read-private playlist-read-collaborative"})
+        run = RunContext(manifest)
+        try:
+            listing = SpotifySource().enumerate(run, manifest.playlists[0])
+        finally:
+            run.close()
+        assert [r.key for r in listing.refs] == ["soundcloud 11"]
+        assert listing.refs[0].entry["resolved"]["wanted"]["popularity"] is None  # not offered in this mode
+        assert [w["status"] for w in listing.meta["review"]] == ["unmatched"]
+        assert any("/items" in c.path for c in dev.calls("/playlists/"))
