@@ -189,6 +189,11 @@ class HardCase:
     seed: int
     cents: float
 
+    @property
+    def modal(self) -> bool:
+        """A loop that never cadences (render_hard's choice)."""
+        return self.mode not in ("ionian", "aeolian") or (self.mode == "aeolian" and self.seed % 3 == 0)
+
 
 def hard_set(quick: bool, seed: int = 7000) -> list[HardCase]:
     """16 tracks per style (96), or 4 per style (24) with --quick; a third modal loops. Another
@@ -414,7 +419,7 @@ def render_hard(case: HardCase, seconds: float, sr: int = 44100) -> np.ndarray:
                     0.5 if name in ("kick", "snare", "clap") else 0.3 + 0.4 * rng.random())
 
     scale, _ = MODES[case.mode]
-    modal = case.mode not in ("ionian", "aeolian") or (case.mode == "aeolian" and case.seed % 3 == 0)
+    modal = case.modal
     degrees = MODAL_LOOPS[case.mode][case.seed % 2] if modal else CADENCING[key.minor][case.seed % 3]
     chords_kind, bass_kind, lead_kind = HARD_BAND[case.style]
     bar_len = at(16) - at(0)
@@ -619,8 +624,8 @@ def main(argv: list[str] | None = None) -> int:
     tracks: list[tuple[str, float, str, tuple[str, ...], Path]] = []  # name, bpm, key, groups, file
     if args.set in ("hard", "both"):
         for hc in hard_set(args.quick, args.seed):
-            groups = ("all", "hard", hc.style, "mode " + hc.mode, hc.condition,
-                      "minor" if parse_key(hc.key).minor else "major")
+            groups = ("all", "hard", hc.style, "mode " + hc.mode, "modal loop" if hc.modal else "cadencing",
+                      hc.condition, "minor" if parse_key(hc.key).minor else "major")
             tracks.append((hc.name, hc.bpm, hc.key, groups, build_hard(hc, args.seconds, workdir)))
     if args.set in ("classic", "both"):
         for c in labelled_set(args.quick):

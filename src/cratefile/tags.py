@@ -56,6 +56,9 @@ MP4_TEMPO_MAX = 0xFFFF  # tmpo is a 16-bit integer
 # The source's provenance (cratefile.quality): a user-defined text frame / freeform atom /
 # Vorbis comment of this name, which every tag format has and DJ tools leave alone.
 QUALITY_NAME = "SOURCE QUALITY"
+# The BPM with its decimals ("126.37") next to the integer TBPM/tmpo DJ software reads.
+EXACT_BPM_NAME = "EXACT BPM"
+MP4_EXACT_BPM = f"----:com.apple.iTunes:{EXACT_BPM_NAME}"
 MP4_QUALITY = f"----:com.apple.iTunes:{QUALITY_NAME}"
 
 
@@ -86,6 +89,13 @@ def bpm_text(bpm: float | None) -> str | None:
     if bpm is None or not math.isfinite(bpm) or bpm <= 0:
         return None
     return str(math.floor(bpm + 0.5))
+
+
+def exact_bpm_text(bpm: float | None) -> str | None:
+    """The BPM to two decimals ('126.37'), for the frame next to the integer one."""
+    if bpm is None or not math.isfinite(bpm) or bpm <= 0:
+        return None
+    return f"{bpm:.2f}"
 
 
 def image_mime(data: bytes) -> str:
@@ -150,6 +160,9 @@ def _write_id3(path: Path, tags: TrackTags, artwork: bytes | None) -> None:
         id3.add(COMM(encoding=encoding, lang="eng", desc="", text=[tags.comment]))
     if tags.quality:
         id3.add(TXXX(encoding=_text_encoding(tags.quality), desc=QUALITY_NAME, text=[tags.quality]))
+    exact = exact_bpm_text(tags.bpm)
+    if exact:
+        id3.add(TXXX(encoding=Encoding.LATIN1, desc=EXACT_BPM_NAME, text=[exact]))
     if tags.url:
         # WOAS is the standard frame; WXXX with an empty description is what taggers show
         # as "URL"/"WWW". Both, so either kind of reader finds it.
@@ -190,6 +203,7 @@ def _write_mp4(path: Path, tags: TrackTags, artwork: bytes | None) -> None:
     bpm = bpm_text(tags.bpm)
     if bpm is not None:
         atoms["tmpo"] = [min(int(bpm), MP4_TEMPO_MAX)]
+        atoms[MP4_EXACT_BPM] = [MP4FreeForm((exact_bpm_text(tags.bpm) or bpm).encode("ascii"))]
     if tags.musical_key:
         atoms[MP4_KEY] = [MP4FreeForm(tags.musical_key.encode("utf-8"))]
     if tags.url:
