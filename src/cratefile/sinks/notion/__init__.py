@@ -33,6 +33,29 @@ from cratefile.sources.base import ManifestReader
 USAGE = "cratefile notion init-schema | dedupe [--dry-run] | unlock --stale"
 
 
+def acoustic_aliases(manifest: Manifest) -> dict[str, str]:
+    """Normalized source URL of each acoustic duplicate -> that of the recording kept in its
+    place (the catalog's duplicate_of, cratefile.quality)."""
+    from cratefile.catalog.sqlite import Catalog
+    from cratefile.layout import Layout
+    from cratefile.sinks.notion.values import normalize_url
+
+    layout = Layout(manifest.cache, manifest.library)
+    if not layout.catalog.exists():
+        return {}
+    catalog = Catalog(layout.catalog)
+    try:
+        rows = {row["key"]: row for row in catalog.tracks()}
+    finally:
+        catalog.close()
+    out = {}
+    for row in rows.values():
+        kept = rows.get(row.get("duplicate_of") or "")
+        if kept is not None and row.get("url") and kept.get("url"):
+            out[normalize_url(row["url"])] = normalize_url(kept["url"])
+    return out
+
+
 def _notion_verb(manifest: Manifest, words: Sequence[str]) -> int:
     from cratefile.sinks.notion.mirror import NotionMirror
 
@@ -56,7 +79,7 @@ def _notion_verb(manifest: Manifest, words: Sequence[str]) -> int:
             print(f"added {len(added)} properties: {', '.join(added)}" if added
                   else "the schema already has every property")
         elif opts.what == "dedupe":
-            groups = mirror.dedupe(dry_run=opts.dry_run)
+            groups = mirror.dedupe(dry_run=opts.dry_run, aliases=acoustic_aliases(manifest))
             for g in groups:
                 print(g)
             print(f"{len(groups)} groups of duplicate pages"

@@ -1,5 +1,7 @@
 """`cratefile notion dedupe`: pages that share a normalized source URL (made by older tools or
-by hand) are merged into the oldest, and the others move to the trash.
+by hand) are merged into the oldest, and the others move to the trash. Pages of acoustic
+duplicates (cratefile.quality: the catalog's `duplicate_of`, given as `aliases`: source URL ->
+the kept recording's) are one group too, merged into the kept recording's page when there is one.
 
 `plan_dedupe` is pure (pages in, groups and merged values out); `run_dedupe` reads every page
 once, patches each kept page with only the values it lacked, then trashes the rest — in that
@@ -9,7 +11,7 @@ order, so an interrupted run loses nothing.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -66,15 +68,19 @@ def _merge(keep: dict[str, Any], others: Sequence[dict[str, Any]], skip: set[str
     return out
 
 
-def plan_dedupe(pages: Sequence[dict[str, Any]], report: SchemaReport) -> list[DedupeGroup]:
+def plan_dedupe(pages: Sequence[dict[str, Any]], report: SchemaReport,
+                aliases: Mapping[str, str] | None = None) -> list[DedupeGroup]:
     url_prop = report.name("source_url")
     if url_prop is None:
         return []
+    aliases = aliases or {}
     groups: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    own: dict[str, str] = {}  # page id -> its own normalized URL
     for page in pages:
         url = normalize_url(decode((page.get("properties") or {}).get(url_prop)))
         if url:
-            groups[url].append(page)
+            own[page["id"]] = url
+            groups[aliases.get(url, url)].append(page)
     skip = {n for n in (report.name("lock"),) if n}
     out = []
     for url, members in sorted(groups.items()):
@@ -82,15 +88,17 @@ def plan_dedupe(pages: Sequence[dict[str, Any]], report: SchemaReport) -> list[D
             continue
         # Oldest first. created_time has minute precision: among pages of the same minute the
         # fuller one is kept, then the id decides, so the choice is stable between runs.
-        members.sort(key=lambda p: (created_order(p)[0], -_richness(p), canon(p["id"])))
+        # An acoustic group keeps the page of the recording kept (the best source) first of all.
+        members.sort(key=lambda p: (own[p["id"]] != url, created_order(p)[0], -_richness(p), canon(p["id"])))
         keep, rest = members[0], members[1:]
         values = _merge(keep, rest, skip)
         out.append(DedupeGroup(url, keep["id"], tuple(p["id"] for p in rest), tuple(values), values))
     return out
 
 
-def run_dedupe(api: NotionApi, report: SchemaReport, *, dry_run: bool) -> list[DedupeGroup]:
-    groups = plan_dedupe(list(api.query(report.data_source_id)), report)
+def run_dedupe(api: NotionApi, report: SchemaReport, *, dry_run: bool,
+               aliases: Mapping[str, str] | None = None) -> list[DedupeGroup]:
+    groups = plan_dedupe(list(api.query(report.data_source_id)), report, aliases)
     if dry_run:
         return groups
     for group in groups:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Literal, NamedTuple, Self
 
 import httpx
@@ -155,8 +155,9 @@ class NotionMirror:
         log.info("notion sync: %s", stats)
         return stats
 
-    def dedupe(self, dry_run: bool) -> list[DedupeGroup]:
-        return run_dedupe(self._api, self._schema(), dry_run=dry_run)
+    def dedupe(self, dry_run: bool, aliases: Mapping[str, str] | None = None) -> list[DedupeGroup]:
+        """Merge duplicate pages; `aliases`: acoustic duplicates' source URLs -> the kept one's."""
+        return run_dedupe(self._api, self._schema(), dry_run=dry_run, aliases=aliases)
 
     # ---- Notion as a source ----------------------------------------------------------------
     def pending_pages(self, filter: PendingFilter = "unprocessed") -> list[PendingPage]:
