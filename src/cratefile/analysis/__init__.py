@@ -6,12 +6,13 @@
     with AnalyzerPool(workers=2) as pool:                   # long-lived worker processes
         result = pool.analyze(path, AnalysisOptions())
 
-The result is a JSON-able dict: bpm (folded into [bpm_min, bpm_max), 0.01), bpm_confidence
-(0..1), first_beat (s, 0.001: the first beat at or after 0, the phase of the beat grid
-first_beat + n * 60 / bpm; None without a reliable pulse), key ("Am", "F#m", "Eb": the
-Camelot-wheel spelling of DJ software), camelot ("8A"), openkey ("1m"), key_confidence
-(correlation margin), duration (s), loudness_db (EBU R128 integrated loudness, LUFS),
-loudness_unit ("LUFS") and algo_version.
+The result is a JSON-able dict: bpm (0.01; its octave chosen from the music, or by the
+options' bpm_range: see tempo.py), bpm_alt (the other octave weighed), octave_confidence
+(0.5..1), bpm_confidence (0..1, the octave's doubt included), first_beat (s, 0.001: the
+first beat at or after 0, the phase of the beat grid first_beat + n * 60 / bpm; None without
+a reliable pulse), key ("Am", "F#m", "Eb": the Camelot-wheel spelling of DJ software),
+camelot ("8A"), openkey ("1m"), key_confidence (margin of the best key's score), duration
+(s), loudness_db (EBU R128 integrated loudness, LUFS), loudness_unit ("LUFS") and algo_version.
 
 Names are resolved lazily (PEP 562) so that importing this package, or the worker module in a
 fresh process, does not load numpy before the worker has pinned its thread counts.

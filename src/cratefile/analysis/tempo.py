@@ -11,8 +11,10 @@ The recipe measured in REFERENCE.md ("audio stack"):
 3. Beats are tracked along the track at that period and their times regressed on their index.
    The mean of the two periods is the answer: within 0.03 BPM on 30 s of the bench set,
    0.06 BPM on 15 s.
-4. The BPM is folded into the requested range, one octave ([88, 176) by default): a range wider
-   than an octave cannot tell 87 from 174.
+4. The octave: the pair (slow, fast = 2 x slow) around that tempo is weighed by the music
+   (octave_evidence: 16th notes on the fast grid, the kick and backbeat on every other beat,
+   a band of likely tempi), not forced into one octave; an optional bpm_range is a preference
+   (decides what the music leaves open) or, with mode "force", a fold into the range.
 
 5. The first beat (the phase of the grid): which position of the pulse is the beat (not the
    off-beat or a 16th) is the comb with the most energy through a second envelope, the flux
@@ -39,7 +41,7 @@ TEMPO_SR = 11025
 HOP = 128  # 11.6 ms at 11,025 Hz
 N_FFT = 512  # 46 ms
 N_BANDS = 24
-SEARCH_BPM_MIN = 88.0  # periods are searched in [88, 176) BPM, then folded
+SEARCH_BPM_MIN = 88.0  # periods are searched in [88, 176) BPM, then the octave is weighed
 MAX_ACF_POINTS = 1 << 20  # upsampled autocorrelation size cap (8 MB)
 EARLY_BEAT = 0.02  # seconds: a first beat estimated this close before 0 is the beat at 0
 # Under this confidence there is no grid (first_beat None): noise scores 0.03-0.06, the
@@ -356,7 +358,7 @@ def tempo_from_envelopes(
     fine_acf, up = _autocorrelation(env)
     acf = fine_acf[::up]
     # Search one octave of periods; the octave family makes the choice octave-blind, the
-    # folding below puts the answer where the user wants it. The octave searched stays
+    # octave is weighed below (octave_evidence). The octave searched stays
     # [88, 176) whatever that range: at slower levels a beat holds more subdivisions, whose
     # peaks crowd the refinement windows.
     lag_hi = 60.0 * rate / SEARCH_BPM_MIN
