@@ -78,7 +78,7 @@ def _items(record: QualityRecord) -> np.ndarray:
 def test_the_same_recording_is_a_duplicate(records: dict[str, QualityRecord], name: str) -> None:
     master, other = records["master"], records[name]
     match = fingerprint.compare(_items(master), _items(other))
-    assert match is not None and match.similarity >= 0.95, match
+    assert match is not None and match.similarity >= 0.95 and match.worst_window >= 0.95, match
     assert is_duplicate(match, master.duration, other.duration)
 
 

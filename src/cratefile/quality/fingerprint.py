@@ -4,8 +4,8 @@ A fingerprint is the muxer's raw output (`-f chromaprint -fp_format raw`, the sa
 `fpcalc -raw`): one 32-bit item per ~0.124 s of audio, each bit the sign of one filter over
 the chroma image, so a re-encode flips a few bits and a different recording about half.
 `similarity` is 1 - the bit error rate at the best alignment within MAX_SHIFT seconds:
-re-encodes, other loudness and a few seconds of added silence score >= 0.98, unrelated
-tracks <= 0.66, and different tracks that share a whole loop ~0.75-0.81 (measured on
+re-encodes, other loudness and a few seconds of added silence score >= 0.97, unrelated
+tracks <= 0.66, and different tracks that share a whole loop 0.75-0.84 (measured on
 generated audio, see tests/test_quality_dupes.py). `worst_window` is the same measure over
 ~8 s windows of the aligned overlap: a track that shares only its intro with another matches
 in a few windows and not in the rest.
