@@ -22,11 +22,10 @@ from collections.abc import Mapping
 from dataclasses import replace
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from jsonschema import Draft202012Validator
-
+from cratefile.atomic import read_json, write_json
 from cratefile.errors import ManifestError
 from cratefile.layout import Layout
 from cratefile.naming import TEMPLATE_FIELDS, template_fields
@@ -42,6 +41,7 @@ from cratefile.records import (
     SafetyPolicy,
     SourceSpec,
     YtdlpOptions,
+    digest,
 )
 from cratefile.yamlpos import (
     Document,
@@ -54,6 +54,9 @@ from cratefile.yamlpos import (
     schema_problems,
     show_value,
 )
+
+if TYPE_CHECKING:
+    from jsonschema import Draft202012Validator
 
 LOOPBACK_ENV = "CRATEFILE_YTDLP_LOOPBACK"
 
@@ -152,7 +155,38 @@ def _validator(name: str) -> Draft202012Validator:
 @functools.cache
 def _compiled(name: str, kinds: tuple[Any, ...]) -> Draft202012Validator:
     """One compiled validator per schema and set of registered kinds."""
+    from jsonschema import Draft202012Validator
+
     return Draft202012Validator(manifest_schema() if name == "playlists" else _schema_file(name))
+
+
+_VALID_KEPT = 32  # digests of schema-valid documents remembered in cache/validated.json
+
+
+def _schema_problems(doc: Document, data: Any, name: str, memo: Path | None) -> list[Problem]:
+    """schema_problems against schema `name`, unless this very document (its data, after
+    substitution) was found valid against this very schema before: validation is pure, and
+    skipping it keeps jsonschema out of a rerun. `memo`: cache/validated.json, or None."""
+    if memo is None or not memo.parent.is_dir():  # no workspace built yet (or cache: is not a folder)
+        return schema_problems(doc, data, _validator(name))
+    key = digest([name, _schema_digest(name), data])
+    known = read_json(memo)
+    if isinstance(known, list) and key in known:
+        return []
+    problems = schema_problems(doc, data, _validator(name))
+    if not problems:
+        kept = [k for k in (known if isinstance(known, list) else []) if k != key][-(_VALID_KEPT - 1):]
+        try:
+            write_json(memo, [*kept, key])
+        except OSError:  # a read-only cache: validated every time
+            pass
+    return problems
+
+
+def _schema_digest(name: str) -> str:
+    if name != "playlists":
+        return digest(_schema_file(name))
+    return digest(manifest_schema())
 
 
 def schema_path(name: str) -> Path:
@@ -170,13 +204,13 @@ def _rule_docs(root: Path, name: str) -> list[Document]:
     return docs
 
 
-def _check_rule_doc(doc: Document, schema: str) -> list[Problem]:
+def _check_rule_doc(doc: Document, schema: str, memo: Path | None = None) -> list[Problem]:
     if doc.data is None:  # an empty file overrides nothing
         doc.data = {} if schema == "naming" else {"formats": {}}
     if not isinstance(doc.data, dict):
         return [doc.problem((), f"the top level is {show_value(doc.data)}, not a mapping",
                             f"see {schema_path(schema).name}")]
-    problems = schema_problems(doc, doc.data, _validator(schema))
+    problems = _schema_problems(doc, doc.data, schema, memo)
     template = doc.data.get("template")
     if schema == "naming" and isinstance(template, str):
         problems += _template_problems(doc, ("template",), template, TEMPLATE_FIELDS)
@@ -200,12 +234,12 @@ def _template_problems(doc: Document, path: YamlPath, template: str,
             for field in fields if field not in allowed]
 
 
-def load_rules(root: Path) -> tuple[dict[str, FormatRecipe], NamingRule]:
+def load_rules(root: Path, memo: Path | None = None) -> tuple[dict[str, FormatRecipe], NamingRule]:
     """Formats and naming: built-in rules with the workspace's rules/*.yaml on top."""
     format_docs = _rule_docs(root, "formats.yaml")
     naming_docs = _rule_docs(root, "naming.yaml")
-    problems = [p for d in format_docs for p in _check_rule_doc(d, "formats")]
-    problems += [p for d in naming_docs for p in _check_rule_doc(d, "naming")]
+    problems = [p for d in format_docs for p in _check_rule_doc(d, "formats", memo)]
+    problems += [p for d in naming_docs for p in _check_rule_doc(d, "naming", memo)]
     raise_problems(problems)
 
     recipes: dict[str, FormatRecipe] = {}
@@ -284,12 +318,14 @@ def load_manifest(path: Path, env: Mapping[str, str] | None = None) -> Manifest:
         found = "empty" if doc.data is None else f"{show_value(doc.data)}, not a mapping"
         raise ManifestError(doc.problem((), f"the top level is {found}",
                                         "start with keys such as playlists:").text)
-    recipes, naming = load_rules(root)
+    cache = doc.data.get("cache", "cache")  # where the memo of valid documents is kept, if plain
+    memo = root / cache / "validated.json" if isinstance(cache, str) and "$" not in cache else None
+    recipes, naming = load_rules(root, memo)
     data, problems = _substitute(doc, env)
     raise_problems(problems)
     token = _get(data, _TOKEN_PATH)
     secrets = [token] if isinstance(token, str) else []
-    raise_problems(schema_problems(doc, data, _validator("playlists")), secrets)
+    raise_problems(_schema_problems(doc, data, "playlists", memo), secrets)
     builder = _Builder(doc, data, path, env, recipes, naming)
     manifest = builder.build()
     raise_problems(builder.problems, secrets + builder.secrets)

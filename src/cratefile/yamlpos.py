@@ -20,13 +20,15 @@ import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import yaml
-from jsonschema import Draft202012Validator
-from jsonschema.exceptions import ValidationError, best_match
 
 from cratefile.errors import ManifestError
+
+if TYPE_CHECKING:  # jsonschema (~40 ms) only when a document is validated (manifest._schema_problems)
+    from jsonschema import Draft202012Validator
+    from jsonschema.exceptions import ValidationError
 
 YamlPath = tuple[str | int, ...]
 
@@ -489,6 +491,8 @@ def _translate_choice(doc: Document, error: ValidationError, path: YamlPath) -> 
             yield doc.problem(path + (later,), f"gives both {' and '.join(f'{k}:' for k in given)}",
                               "give exactly one of them", key=True)
         return
+    from jsonschema.exceptions import best_match
+
     sub = best_match(error.context) if error.context else None
     if sub is not None:
         yield from _translate(doc, sub)
