@@ -16,6 +16,7 @@ Sinks never import the engine. Adding a sink is one package under `sinks/` plus 
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -62,8 +63,9 @@ class BuildView:
         name = self.names.get(key)
         if name is None:
             return None
-        path = self.layout.output(fmt, name, self.manifest.formats[fmt].extension)
-        return path if str(path) in self.built else None
+        # str(Layout.output(...)) without three Path joins: sinks ask once per track and format
+        path = os.path.join(self.manifest.library, fmt, f"{name}.{self.manifest.formats[fmt].extension}")
+        return Path(path) if path in self.built else None
 
 
 class Sink(Protocol):
