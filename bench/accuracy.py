@@ -574,9 +574,9 @@ def essentia_baseline(path: Path) -> dict[str, object]:
     import essentia.standard as es
 
     essentia.log.infoActive = False
-    try:
+    if path.suffix in (".wav", ".mp3", ".m4a"):
         audio = es.MonoLoader(filename=str(path), sampleRate=44100)()
-    except RuntimeError:  # a codec its loader lacks (Opus): the same decode through ffmpeg
+    else:  # Opus: its loader refuses it or crashes; the same decode through ffmpeg
         audio = decode_array(path, 44100)[0].astype(np.float32)
     bpm = float(es.RhythmExtractor2013(method="multifeature")(audio)[0])
     keys = {}
