@@ -47,6 +47,8 @@ def m3u8_text(lines: list[tuple[str, float | None, str]]) -> str:
 def run_publish(ctx: RunContext, slug: str, folder: str, formats: dict[str, list[Entry]]) -> None:
     layout = ctx.layout
     base = layout.playlist_dir(folder)
+    # key -> (artist, title, seconds): each track's JSON read once, not once per format
+    shown: dict[str, tuple[str | None, str | None, float | None]] = {}
     for fmt, entries in formats.items():
         fmt_dir = base / fmt
         fmt_dir.mkdir(parents=True, exist_ok=True)
@@ -55,11 +57,14 @@ def run_publish(ctx: RunContext, slug: str, folder: str, formats: dict[str, list
         for key, name, src in entries:
             place(Path(src), fmt_dir / name)
             wanted.add(name)
-            analysis = AnalysisResult.from_json(read_json(layout.analysis(key))) or AnalysisResult()
-            sidecar = Sidecar.from_json(read_json(layout.sidecar(key)))
-            artist, title = (sidecar.artist, sidecar.title) if sidecar else (None, None)
+            if key not in shown:
+                analysis = AnalysisResult.from_json(read_json(layout.analysis(key))) or AnalysisResult()
+                sidecar = Sidecar.from_json(read_json(layout.sidecar(key)))
+                artist, title = (sidecar.artist, sidecar.title) if sidecar else (None, None)
+                shown[key] = (artist, title, analysis.duration or (sidecar.duration if sidecar else None))
+            artist, title, seconds = shown[key]
             display = " - ".join(x for x in (artist, title) if x) or Path(name).stem
-            lines.append((display, analysis.duration or (sidecar.duration if sidecar else None), f"{fmt}/{name}"))
+            lines.append((display, seconds, f"{fmt}/{name}"))
         for stale in fmt_dir.iterdir():
             if stale.is_file() and not stale.name.startswith(".") and stale.name not in wanted:
                 stale.unlink()
