@@ -59,9 +59,11 @@ def test_first_build_makes_every_format_tagged_and_a_playlist(workspace: Workspa
     report = workspace.report()
     (playlist,) = report["playlists"]
     assert (playlist["total"], playlist["built_now"], playlist["up_to_date"], playlist["failed"]) == (3, 3, 0, [])
-    rows = workspace.catalog_rows("SELECT key, bpm, musical_key, status FROM tracks ORDER BY key")
+    rows = workspace.catalog_rows("SELECT key, bpm, musical_key, status, bpm_alt FROM tracks ORDER BY key")
     assert len(rows) == 3 and all(r[3] == "built" for r in rows)
     assert {r[2] for r in rows} == {"Am", "C", "F#m"}
+    # the other octave the analysis weighed is kept too
+    assert all(r[4] is not None and min(abs(r[4] / r[1] - 2), abs(r[4] / r[1] - 0.5)) < 0.01 for r in rows)
     assert workspace.catalog_rows("SELECT count(*) FROM files")[0][0] == 6
 
 
@@ -297,13 +299,14 @@ def test_a_lost_catalog_is_refilled_without_rebuilding(workspace: Workspace) -> 
 
     _setup(workspace, n=2, formats="[wav, aiff]")
     assert workspace.run()[0] == 0
-    before = workspace.catalog_rows("SELECT key, title, bpm, musical_key, status FROM tracks ORDER BY key")
+    query = "SELECT key, title, bpm, bpm_alt, musical_key, status FROM tracks ORDER BY key"
+    before = workspace.catalog_rows(query)
     for f in (workspace.root / "cache").glob("catalog.sqlite*"):
         f.unlink()
     rc, out, err = workspace.run()
     assert rc == 0, out + err
     assert workspace.report()["tasks_executed"] == 0  # nothing rebuilt
-    assert workspace.catalog_rows("SELECT key, title, bpm, musical_key, status FROM tracks ORDER BY key") == before
+    assert workspace.catalog_rows(query) == before
     assert workspace.catalog_rows("SELECT count(*) FROM files") == [(4,)]
     data = json.loads(workspace.run("status", "--json")[1])
     assert [t["state"] for t in data["playlists"][0]["tracks"]] == ["built", "built"]

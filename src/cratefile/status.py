@@ -84,7 +84,8 @@ def collect(manifest: Manifest) -> dict[str, Any]:
                     state = "pending"
                 counts[state] += 1
                 item = {"position": position, "key": key, "state": state, "title": row.get("title"),
-                        "artist": row.get("artist"), "bpm": row.get("bpm"), "musical_key": row.get("musical_key"),
+                        "artist": row.get("artist"), "bpm": row.get("bpm"), "bpm_alt": row.get("bpm_alt"),
+                        "musical_key": row.get("musical_key"),
                         "duration": row.get("duration"), "files": files,
                         "quality": _quality(layout, key, row), "duplicate_of": row.get("duplicate_of"),
                         "skipped": {f: f"from_lossy: skip ({row.get('quality')})" for f in skipped}}

@@ -112,6 +112,9 @@ QUALITY_COLUMNS = (
     ("from_lossy_skipped", "TEXT"),  # formats not built from this lossy source (from_lossy: skip), comma-separated
 )
 
+# Added by round two of the analysis: the other tempo octave it weighed (half or double).
+ANALYSIS_COLUMNS = (("bpm_alt", "REAL"),)
+
 TRACK_FIELDS = (
     "url",
     "title",
@@ -120,6 +123,7 @@ TRACK_FIELDS = (
     "duration",
     "bpm",
     "bpm_confidence",
+    "bpm_alt",
     "bpm_source",
     "musical_key",
     "key_confidence",
@@ -171,7 +175,7 @@ class Catalog:
     def _add_missing_columns(self) -> None:
         """Catalogs made by an earlier version get the columns added since (NULL until rebuilt)."""
         for table, columns in (("files", (("mtime_ns", "INTEGER"), ("inputs", "TEXT"), ("audio", "TEXT"))),
-                               ("tracks", (("failed_inputs", "TEXT"), *QUALITY_COLUMNS))):
+                               ("tracks", (("failed_inputs", "TEXT"), *ANALYSIS_COLUMNS, *QUALITY_COLUMNS))):
             have = {row[1] for row in self._conn.execute(f"PRAGMA table_info({table})")}
             for column, kind in columns:
                 if column not in have:

@@ -35,7 +35,8 @@ def refill_catalog(ctx: RunContext, snapshots: Mapping[str, Snapshot | None], cl
                                   "album": sidecar.album, "duration": sidecar.duration, "status": "downloaded"}
         analysis = AnalysisResult.from_json(read_json(layout.analysis(key)))
         if analysis is not None:
-            fields.update(bpm=analysis.bpm, bpm_source=analysis.bpm_source, musical_key=analysis.musical_key,
+            fields.update(bpm=analysis.bpm, bpm_alt=analysis.bpm_alt, bpm_source=analysis.bpm_source,
+                          musical_key=analysis.musical_key,
                           key_source=analysis.key_source,
                           bpm_confidence=analysis.bpm_confidence or analysis.measured.get("bpm_confidence"),
                           key_confidence=analysis.key_confidence or analysis.measured.get("key_confidence"),

@@ -67,6 +67,7 @@ def run_analyze(ctx: RunContext, key: str, options: AnalysisOptions, algo: str) 
         key,
         bpm=result.bpm,
         bpm_confidence=result.bpm_confidence,
+        bpm_alt=result.bpm_alt,
         bpm_source=result.bpm_source,
         musical_key=result.musical_key,
         key_confidence=result.key_confidence,
