@@ -105,8 +105,11 @@ def test_from_lossy_skip_leaves_the_lossless_format_out_and_says_why(workspace: 
         assert set(t["files"]) == {"mp3"}, t  # the lossy target is built, the lossless one is not
         assert t["state"] == "built" and set(t["skipped"]) == {"wav"}
     assert set(tracks["Master"]["files"]) == {"wav", "mp3"} and tracks["Master"]["skipped"] == {}
-    notes = workspace.report()["notes"]
+    report = workspace.report()
+    notes = report["notes"]
     assert any(fake["key"] in n and "not built (from_lossy: skip)" in n for n in notes), notes
+    counts = [(p["pending"], p["built_now"] + p["up_to_date"]) for p in report["playlists"]]
+    assert all(pending == 0 for pending, _ in counts), counts  # a held-back format is not pending work
     assert workspace.catalog_rows(f"SELECT from_lossy_skipped FROM tracks WHERE key = '{fake['key']}'") == [("wav",)]
     wavs = sorted(p.name for p in (workspace.root / "library" / "wav").iterdir())
     assert wavs == ["A - Master.wav"]

@@ -42,6 +42,7 @@ def build_report(ctx: RunContext, executed: list[str], *, interrupted: bool, err
     files: dict[str, dict[str, str]] = {}
     for (key, fmt), path in ctx.catalog.file_paths().items():
         files.setdefault(key, {})[fmt] = path
+    skipped = ctx.catalog.lossy_skipped()  # formats from_lossy: skip holds back are not missing
     playlists = []
     for p in ctx.manifest.playlists:
         snap = read_snapshot(ctx.layout.snapshot(p.slug))
@@ -59,7 +60,8 @@ def build_report(ctx: RunContext, executed: list[str], *, interrupted: bool, err
             entry["total"] += entry["review"] + entry["unmatched"]
         for ref in tracks:
             have = files.get(ref.key, {})
-            built = all(fmt in have and os.path.exists(have[fmt]) for fmt in p.formats)
+            held = skipped.get(ref.key, frozenset())
+            built = all(fmt in held or (fmt in have and os.path.exists(have[fmt])) for fmt in p.formats)
             if ref.key in failed_now:
                 entry["failed"].append({**failed_now[ref.key], "title": ref.title})
             elif ref.key in elsewhere_now:

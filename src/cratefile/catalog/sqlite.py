@@ -346,6 +346,12 @@ class Catalog:
             for r in rows
         }
 
+    def lossy_skipped(self) -> dict[str, frozenset[str]]:
+        """The formats `from_lossy: skip` holds back, by track (only tracks that have some)."""
+        rows = self._query("SELECT key, from_lossy_skipped FROM tracks "
+                           "WHERE from_lossy_skipped IS NOT NULL AND from_lossy_skipped != ''")
+        return {r[0]: frozenset(f for f in r[1].split(",") if f) for r in rows}
+
     def file_paths(self) -> dict[tuple[str, str], str]:
         return {(r[0], r[1]): r[2] for r in self._query("SELECT key, format, path FROM files")}
 
