@@ -20,13 +20,13 @@ from typing import TypeVar
 import httpx
 import tenacity
 
-from cratefile import __version__
+from cratefile import USER_AGENT as _USER_AGENT
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
-USER_AGENT = f"cratefile/{__version__}"
+USER_AGENT = _USER_AGENT  # kept here for the clients that import it from net
 
 # Statuses whose Retry-After header asks every caller to hold off, not only the one answered.
 PAUSING_STATUSES = frozenset({429, 529})

@@ -21,29 +21,28 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-import httpx
-
 from cratefile.atomic import read_json, write_json
 from cratefile.errors import Category, SourceError
-from cratefile.net import RateLimiter
 from cratefile.records import Playlist, Sidecar, SourceSpec, TrackRef
 from cratefile.resolve.verb import REVIEW_VERB
 from cratefile.sources.base import Listing, ManifestReader, SourceBase
-from cratefile.sources.discogs.api import BadAnswer, DiscogsApi, DiscogsTuning, default_limiter, status_of, told
 from cratefile.sources.discogs.settings import (
     PLAYLIST_SCHEMA,
     SETTINGS_SCHEMA,
     TOKEN_PAGE,
     DiscogsSettings,
+    DiscogsTuning,
     parse_settings,
 )
 from cratefile.sources.discogs.tracklist import release_wanted
 from cratefile.sources.url import UrlSource
 from cratefile.yamlpos import YamlPath
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # the HTTP side (httpx, the API client) is imported when Discogs is asked
     from cratefile.context import RunContext
+    from cratefile.net import RateLimiter
     from cratefile.resolve import Wanted
+    from cratefile.sources.discogs.api import DiscogsApi
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +53,8 @@ class _Failure(Exception):
     """One request failed for good; `what` says what it was for."""
 
     def __init__(self, what: str, cause: BaseException) -> None:
+        from cratefile.sources.discogs.api import status_of
+
         super().__init__(what)
         self.what, self.cause = what, cause
         self.status = status_of(cause)
@@ -132,6 +133,8 @@ class DiscogsSource(SourceBase):
         return out
 
     def api(self, settings: DiscogsSettings) -> DiscogsApi:
+        from cratefile.sources.discogs.api import DiscogsApi, default_limiter
+
         limiter = self._limiter or default_limiter(settings.api_url, self.tuning, self._clock, self._sleep)
         return DiscogsApi(settings.api_url, settings.token or "", settings.user_agent, limiter=limiter,
                           tuning=self.tuning, clock=self._clock, sleep=self._sleep)
@@ -148,6 +151,10 @@ class DiscogsSource(SourceBase):
 
     @staticmethod
     def _get(api: DiscogsApi, what: str, path: str, params: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        import httpx
+
+        from cratefile.sources.discogs.api import BadAnswer
+
         try:
             data: Any = api.get(path, params)
         except (httpx.HTTPError, BadAnswer) as exc:
@@ -200,6 +207,8 @@ class DiscogsSource(SourceBase):
             release = self._get(api, f"release {release_id}", f"/releases/{release_id}")
         except _Failure as failure:
             if failure.status == 404:  # gone from Discogs since it was collected: its tracks cannot be listed
+                from cratefile.sources.discogs.api import told
+
                 log.warning("discogs release %s: %s", release_id, told(failure.cause))
                 return None
             raise
@@ -210,6 +219,10 @@ class DiscogsSource(SourceBase):
     def _explain(failure: _Failure, playlist: Playlist, settings: DiscogsSettings, user: str,
                  folder: str | int) -> SourceError:
         """What went wrong, for the person who wrote the manifest; Discogs' words in brackets."""
+        import httpx
+
+        from cratefile.sources.discogs.api import told
+
         head = f"playlist {playlist.name!r}: Discogs"
         said, status, what = told(failure.cause), failure.status, failure.what
         reading = {"folders": f"{user}'s collection folders", "releases": f"folder {folder!r} of {user}'s collection"}

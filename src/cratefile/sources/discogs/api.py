@@ -18,26 +18,12 @@ import time
 import weakref
 from collections import deque
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from typing import Any
 
 import httpx
 
 from cratefile.net import RateLimiter, is_transient_http, limiter, make_client, retrying
-
-
-@dataclass(frozen=True)
-class DiscogsTuning:
-    """Pacing and retries; tests shrink nothing here, they inject a clock instead."""
-
-    rate_per_s: float = 1.0  # the limiter's average: 60 a minute
-    burst: int = 3
-    window: float = 60.0  # Discogs' moving minute
-    low: int = 2  # Remaining at or below this: wait for the minute to free up
-    attempts: int = 6  # calls per request in all, for 429, 5xx and transport errors
-    base_delay: float = 2.0  # backoff for 5xx and transport errors, doubled per attempt
-    max_delay: float = 60.0
-    timeout: float = 30.0  # seconds per request
+from cratefile.sources.discogs.settings import DiscogsTuning
 
 
 class BadAnswer(Exception):

@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from cratefile.net import USER_AGENT
+from cratefile import USER_AGENT
 from cratefile.sources.base import ManifestReader
 from cratefile.yamlpos import YamlPath
 
@@ -126,3 +126,17 @@ def parse_settings(section: Mapping[str, Any], reader: ManifestReader) -> Discog
         refresh_seconds=parse_duration(section.get("refresh", DEFAULT_REFRESH)),
         user_agent=str(section.get("user_agent", USER_AGENT)),
     )
+
+
+@dataclass(frozen=True)
+class DiscogsTuning:
+    """Pacing and retries; tests shrink nothing here, they inject a clock instead."""
+
+    rate_per_s: float = 1.0  # the limiter's average: 60 a minute
+    burst: int = 3
+    window: float = 60.0  # Discogs' moving minute
+    low: int = 2  # Remaining at or below this: wait for the minute to free up
+    attempts: int = 6  # calls per request in all, for 429, 5xx and transport errors
+    base_delay: float = 2.0  # backoff for 5xx and transport errors, doubled per attempt
+    max_delay: float = 60.0
+    timeout: float = 30.0  # seconds per request
