@@ -11,14 +11,13 @@ from __future__ import annotations
 
 import json
 import sqlite3
-import threading
 import time
-from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from cratefile.catalog.store import SqliteStore
 from cratefile.errors import CatalogError
 
 SCHEMA_VERSION = 1
@@ -150,27 +149,15 @@ class Failure:
     inputs: str | None = None  # digest of the track's snapshot entry when it failed
 
 
-class Catalog:
+class Catalog(SqliteStore):
     """Thread-safe handle on cache/catalog.sqlite. Every method is one transaction."""
 
     def __init__(self, path: Path) -> None:
-        self.path = path
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._lock = threading.Lock()
-        try:
-            self._conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None, timeout=30)
-            self._conn.row_factory = sqlite3.Row
-            self._conn.execute("PRAGMA journal_mode=WAL")
-            self._conn.execute("PRAGMA synchronous=NORMAL")
-            self._conn.executescript(_SCHEMA)
-            self._add_missing_columns()
-            self._conn.execute(
-                "INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
-            )
-        except sqlite3.DatabaseError as exc:
-            raise CatalogError(
-                f"{path}: cannot open the catalog ({exc}); move the file aside and rerun to rebuild it"
-            ) from exc
+        super().__init__(path, _SCHEMA, "catalog")
+
+    def _opened(self) -> None:
+        self._add_missing_columns()
+        self._conn.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
 
     def _add_missing_columns(self) -> None:
         """Catalogs made by an earlier version get the columns added since (NULL until rebuilt)."""
@@ -180,31 +167,6 @@ class Catalog:
             for column, kind in columns:
                 if column not in have:
                     self._conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
-
-    def close(self) -> None:
-        with self._lock:
-            self._conn.close()
-
-    @contextmanager
-    def _tx(self) -> Iterator[sqlite3.Connection]:
-        with self._lock:
-            try:
-                self._conn.execute("BEGIN IMMEDIATE")
-                yield self._conn
-                self._conn.execute("COMMIT")
-            except sqlite3.Error as exc:
-                self._conn.execute("ROLLBACK")
-                raise CatalogError(f"{self.path}: {exc}") from exc
-            except BaseException:
-                self._conn.execute("ROLLBACK")
-                raise
-
-    def _query(self, sql: str, args: Sequence[Any] = ()) -> list[sqlite3.Row]:
-        with self._lock:
-            try:
-                return self._conn.execute(sql, args).fetchall()
-            except sqlite3.Error as exc:
-                raise CatalogError(f"{self.path}: {exc}") from exc
 
     # -- writes -----------------------------------------------------------------------------
 

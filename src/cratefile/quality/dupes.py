@@ -18,17 +18,14 @@ one to keep.
 
 from __future__ import annotations
 
-import sqlite3
-import threading
 import time
-from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from cratefile.errors import CatalogError
+from cratefile.catalog.store import SqliteStore
 from cratefile.quality.fingerprint import Match, compare
 from cratefile.quality.provenance import Provenance
 
@@ -93,46 +90,11 @@ class Duplicate:
     match: Match
 
 
-class FingerprintIndex:
+class FingerprintIndex(SqliteStore):
     """Thread-safe handle on cache/fingerprints.sqlite (rebuildable from the quality records)."""
 
     def __init__(self, path: Path) -> None:
-        self.path = path
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._lock = threading.Lock()
-        try:
-            self._conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None, timeout=30)
-            self._conn.execute("PRAGMA journal_mode=WAL")
-            self._conn.execute("PRAGMA synchronous=NORMAL")
-            self._conn.executescript(_SCHEMA)
-        except sqlite3.DatabaseError as exc:
-            raise CatalogError(f"{path}: cannot open the fingerprint index ({exc}); "
-                               "move it aside to rebuild it") from exc
-
-    def close(self) -> None:
-        with self._lock:
-            self._conn.close()
-
-    @contextmanager
-    def _tx(self) -> Iterator[sqlite3.Connection]:
-        with self._lock:
-            try:
-                self._conn.execute("BEGIN IMMEDIATE")
-                yield self._conn
-                self._conn.execute("COMMIT")
-            except sqlite3.Error as exc:
-                self._conn.execute("ROLLBACK")
-                raise CatalogError(f"{self.path}: {exc}") from exc
-            except BaseException:
-                self._conn.execute("ROLLBACK")
-                raise
-
-    def _query(self, sql: str, args: Sequence[object] = ()) -> list[tuple[object, ...]]:
-        with self._lock:
-            try:
-                return self._conn.execute(sql, args).fetchall()
-            except sqlite3.Error as exc:
-                raise CatalogError(f"{self.path}: {exc}") from exc
+        super().__init__(path, _SCHEMA, "fingerprint index")
 
     def add(self, key: str, items: np.ndarray, duration: float | None, rank_: float) -> None:
         """Index (or re-index) `key`'s fingerprint."""
