@@ -76,6 +76,16 @@ def workspace(tmp_path: Path) -> Iterator[Workspace]:
 
 
 @pytest.fixture
+def fresh_soundcloud_auth() -> Iterator[None]:
+    """SoundcloudBaseIE._HEADERS is process-wide: no test may see another's SoundCloud login."""
+    from cratefile.sources import ytdlp
+
+    ytdlp.reset_soundcloud_auth()
+    yield
+    ytdlp.reset_soundcloud_auth()
+
+
+@pytest.fixture
 def soundcloud(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     """A fake SoundCloud (tests/fakes/soundcloud.py) that every yt-dlp request of the test goes
     to (CRATEFILE_YTDLP_LOOPBACK), with no SoundCloud login left behind for the next test."""

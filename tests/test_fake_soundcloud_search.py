@@ -21,12 +21,7 @@ from cratefile.resolve.hits import Hit
 from cratefile.sources import ytdlp
 from fakes.soundcloud import API, FakeSoundCloud
 
-
-@pytest.fixture(autouse=True)
-def _fresh_soundcloud_auth() -> Iterator[None]:
-    ytdlp.reset_soundcloud_auth()
-    yield
-    ytdlp.reset_soundcloud_auth()
+pytestmark = pytest.mark.usefixtures("fresh_soundcloud_auth")  # conftest: no login leaks between tests
 
 
 @pytest.fixture

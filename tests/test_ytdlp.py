@@ -48,12 +48,7 @@ SET_TRACKS: dict[int, tuple[str, dict, Category | None]] = {
 }
 
 
-@pytest.fixture(autouse=True)
-def _fresh_soundcloud_auth() -> Iterator[None]:
-    # SoundcloudBaseIE._HEADERS is process-wide: no test may see another's login.
-    ytdlp.reset_soundcloud_auth()
-    yield
-    ytdlp.reset_soundcloud_auth()
+pytestmark = pytest.mark.usefixtures("fresh_soundcloud_auth")  # conftest: no login leaks between tests
 
 
 @pytest.fixture
