@@ -21,7 +21,7 @@ from cratefile.errors import Category
 from cratefile.plan import held_back, ref_inputs
 from cratefile.records import stem_of, task_track_stem
 from cratefile.resolve import RESOLVED_KINDS
-from cratefile.snapshots import read_snapshot, snapshot_meta
+from cratefile.snapshots import parse_snapshot, snapshot_meta
 
 # category -> its name under a playlist's `elsewhere`
 ELSEWHERE = {Category.LOCKED_ELSEWHERE.value: "locked", Category.BUILT_ELSEWHERE.value: "built"}
@@ -45,7 +45,8 @@ def build_report(ctx: RunContext, executed: list[str], *, interrupted: bool, err
     skipped = ctx.catalog.lossy_skipped()  # formats from_lossy: skip holds back are not missing
     playlists = []
     for p in ctx.manifest.playlists:
-        snap = read_snapshot(ctx.layout.snapshot(p.slug))
+        data = snapshot_meta(ctx.layout.snapshot(p.slug))  # one read: the refs and the review items
+        snap = parse_snapshot(data)
         tracks = snap.tracks if snap else ()
         entry: dict[str, Any] = {"name": p.name, "slug": p.slug, "total": len(tracks), "built_now": 0,
                                  "up_to_date": 0, "failed": [], "held_back": [], "pending": 0,
@@ -53,7 +54,7 @@ def build_report(ctx: RunContext, executed: list[str], *, interrupted: bool, err
         if p.slug in ctx.playlist_errors:
             entry["fetch_error"] = ctx.playlist_errors[p.slug]
         resolved = snap is not None and p.source.kind in RESOLVED_KINDS
-        waiting = snapshot_meta(ctx.layout.snapshot(p.slug)).get("review") if resolved else None
+        waiting = data.get("review") if resolved else None
         if isinstance(waiting, list) and waiting:  # resolved playlists: tracks no upload is sure for
             entry["review"] = sum(1 for w in waiting if isinstance(w, dict) and w.get("status") == "review")
             entry["unmatched"] = sum(1 for w in waiting if isinstance(w, dict) and w.get("status") == "unmatched")

@@ -23,9 +23,12 @@ def write_snapshot(path: Path, snap: Snapshot, extra: dict[str, Any] | None = No
 
 def read_snapshot(path: Path) -> Snapshot | None:
     """The snapshot in `path`, or None when missing or unreadable (it is then fetched again)."""
-    data = read_json(path)
-    if not isinstance(data, dict):
-        return None
+    return parse_snapshot(snapshot_meta(path))
+
+
+def parse_snapshot(data: dict[str, Any]) -> Snapshot | None:
+    """The snapshot in a snapshot file's JSON (`snapshot_meta`), or None when it is not one:
+    for callers that need its refs and its extra facts from one read."""
     try:
         tracks = tuple(TrackRef(**t) for t in data["tracks"])
         return Snapshot(data["playlist"], data["source"], float(data["fetched_at"]), tracks)

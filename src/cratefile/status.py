@@ -28,10 +28,11 @@ def _elsewhere(category: Any) -> bool:
 def _resolved(layout: Layout, slug: str, tracks: list[dict[str, Any]]) -> dict[str, int]:
     """A Spotify/Discogs playlist: each built track's source id and match, and the tracks that
     wait for review or were found nowhere (from the snapshot the last fetch wrote)."""
-    from cratefile.snapshots import read_snapshot, snapshot_meta
+    from cratefile.snapshots import parse_snapshot, snapshot_meta
 
     path = layout.snapshot(slug)
-    snap = read_snapshot(path)
+    data = snapshot_meta(path)  # one read: the refs and the review items
+    snap = parse_snapshot(data)
     refs = {r.key: r for r in (snap.tracks if snap else ())}
     for item in tracks:
         ref = refs.get(item["key"])
@@ -39,7 +40,7 @@ def _resolved(layout: Layout, slug: str, tracks: list[dict[str, Any]]) -> dict[s
         if ref and isinstance(info, dict):
             item["source"] = info.get("source")
             item["match"] = {"url": ref.url, "status": info.get("status"), "confidence": info.get("confidence")}
-    waiting = snapshot_meta(path).get("review")
+    waiting = data.get("review")
     counts = {"review": 0, "unmatched": 0}
     for w in waiting if isinstance(waiting, list) else []:
         if not isinstance(w, dict) or w.get("status") not in counts:

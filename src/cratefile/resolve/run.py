@@ -10,14 +10,12 @@ resolution keeps its progress.
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from cratefile.errors import Category, SourceError, TrackFailure
-from cratefile.net import RateLimiter, limiter
 from cratefile.records import Playlist, Sidecar, TrackRef
 from cratefile.resolve import Decision, Wanted, pins_digest
 from cratefile.resolve.book import MatchBook
@@ -28,21 +26,12 @@ if TYPE_CHECKING:
     from cratefile.sources.base import Listing
 
 log = logging.getLogger(__name__)
-SEARCH_RATE = 2.0  # searches per second at most, shared by every thread of the process
-_books: dict[tuple[str, str], MatchBook] = {}
-_books_lock = threading.Lock()
 
 
 def book_of(run: RunContext) -> MatchBook:
-    """The process's MatchBook for this workspace (reloaded from disk once per run)."""
-    key = (str(run.manifest.path.parent), str(run.manifest.cache))
-    with _books_lock:
-        book = _books.get(key)
-        if book is None or getattr(book, "_run", None) is not run:
-            book = MatchBook.of(run.manifest.path.parent, run.manifest.cache)
-            book._run = run  # type: ignore[attr-defined]  # one reload per run
-            _books[key] = book
-        return book
+    """The run's MatchBook for this workspace (read from disk once per run)."""
+    return cast(MatchBook, run.shared("match book", lambda: MatchBook.of(run.manifest.path.parent,
+                                                                           run.manifest.cache)))
 
 
 def _ref(decision: Decision, wanted: Wanted) -> TrackRef:
@@ -81,9 +70,7 @@ def _searched(run: RunContext, wanted: Wanted, rules: MatchRules, book: MatchBoo
     rejected = book.rejected(wanted.source_id)
     hits = []
     ranked = []
-    gate = limiter("soundcloud search", lambda: RateLimiter(SEARCH_RATE, burst=2))
     for query in queries(wanted):
-        gate.acquire()
         hits += [h for h in search(query, rules.results, run.manifest.ytdlp) if h.url not in rejected]
         ranked = rank(wanted, hits, rules)
         if ranked and ranked[0].usable and ranked[0].score >= rules.stop_at:

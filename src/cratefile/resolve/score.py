@@ -295,7 +295,7 @@ def decide_ranked(wanted: Wanted, ranked: list[Candidate], rules: MatchRules, *,
                         note=f"two different uploads score alike ({best.score:.2f} and {rivals[0].score:.2f})")
     if ranked and ranked[0].score >= rules.review_floor:
         note = None
-        if not usable or (ranked[0] is not usable[0] and not ranked[0].usable):
+        if not ranked[0].usable:
             note = "preview only" if any("preview only" in r for r in ranked[0].reasons) else "not playable"
         best_score = (usable[0] if usable else ranked[0]).score
         return Decision(wanted.source_id, "review", None, None, best_score, when, "search", shown, note=note)
