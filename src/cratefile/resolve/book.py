@@ -102,9 +102,6 @@ class MatchBook:
     def open_items(self) -> dict[str, dict[str, Any]]:
         return dict(self._open)
 
-    def settled_items(self) -> dict[str, dict[str, Any]]:
-        return dict(self._settled)
-
     # ---- writing
 
     def record(self, decision: Decision, *, wanted: dict[str, Any] | None = None, playlist: str | None = None,
@@ -133,13 +130,6 @@ class MatchBook:
         with _threads:
             known = self._rejected.setdefault(source_id, [])
             known.extend(u for u in urls if u not in known)
-            self._changed.add(source_id)
-
-    def forget(self, source_id: str) -> None:
-        """Drop every decision about `source_id` (not the rejections): it is searched again."""
-        with _threads:
-            self._settled.pop(source_id, None)
-            self._open.pop(source_id, None)
             self._changed.add(source_id)
 
     @contextmanager

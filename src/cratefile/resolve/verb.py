@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from cratefile.records import Manifest
+from cratefile.resolve.review import USAGE
 from cratefile.sinks.base import Verb
 
 
@@ -15,5 +16,5 @@ def _review(manifest: Manifest, words: Sequence[str]) -> int:
     return run(manifest, words)
 
 
-REVIEW_VERB = Verb("review [--json] [--accept ID [N|URL]] [--reject ID]   Spotify/Discogs tracks without a sure "
-                   "match: accept a candidate, paste a URL, or reject them", _review)
+REVIEW_VERB = Verb(f"{USAGE}   Spotify/Discogs tracks without a sure match: accept a candidate, paste a URL, "
+                   "or reject them", _review)
