@@ -39,8 +39,13 @@ class Steps:
 TAGS_VERSION = 1
 
 
-def claims(manifest: Manifest, snapshots: Mapping[str, Snapshot | None]) -> dict[str, Claim]:
-    """Every track key of every playlist, in manifest order; the first playlist's ref wins."""
+def claims(manifest: Manifest, snapshots: Mapping[str, Snapshot | None],
+           aliases: Mapping[str, str] | None = None) -> dict[str, Claim]:
+    """Every track key of every playlist, in manifest order; the first playlist's ref wins.
+
+    `aliases` ({acoustic duplicate: the recording kept in its place}, cratefile.quality.aliases):
+    a duplicate whose kept track is claimed too is no track of its own; the kept track is
+    claimed by the duplicate's playlists as well, so it is built in every format either wants."""
     out: dict[str, Claim] = {}
     for playlist in manifest.playlists:
         snap = snapshots.get(playlist.slug)
@@ -50,6 +55,14 @@ def claims(manifest: Manifest, snapshots: Mapping[str, Snapshot | None]) -> dict
                 out[ref.key] = Claim(ref, playlist.source.kind, (playlist,))
             elif playlist not in known.playlists:
                 out[ref.key] = Claim(known.ref, known.kind, known.playlists + (playlist,))
+    merged: dict[str, dict[str, None]] = {}  # kept key -> slugs of the playlists listing it or an alias of it
+    for key, kept in (aliases or {}).items():
+        if key in out and kept in out and kept != key and kept not in (aliases or {}):
+            slugs = merged.setdefault(kept, dict.fromkeys(p.slug for p in out[kept].playlists))
+            slugs.update(dict.fromkeys(p.slug for p in out.pop(key).playlists))
+    for kept, slugs in merged.items():
+        known = out[kept]
+        out[kept] = Claim(known.ref, known.kind, tuple(p for p in manifest.playlists if p.slug in slugs))
     return out
 
 

@@ -35,6 +35,8 @@ from cratefile.catalog.sqlite import Catalog
 from cratefile.engine.tasks import current_names
 from cratefile.errors import UsageError
 from cratefile.layout import Layout, playlist_folder
+from cratefile.quality.aliases import of_catalog
+from cratefile.quality.policy import held_formats
 from cratefile.records import Claim, Manifest
 from cratefile.snapshots import read_snapshot
 
@@ -86,6 +88,8 @@ class _Wanted:
     folders: set[Path]
     claims: dict[str, Claim]
     records: dict[str, tuple[str, str, str | None]]  # library file -> (key, format, inputs), from the catalog
+    held: dict[str, frozenset[str]]  # formats from_lossy: skip holds back, by track
+    aliases: dict[str, str]  # acoustic duplicate -> the kept track published in its place
 
 
 def _wanted(manifest: Manifest) -> _Wanted:
@@ -94,18 +98,23 @@ def _wanted(manifest: Manifest) -> _Wanted:
     missing = [p.name for p in manifest.playlists if snapshots[p.slug] is None]
     if missing:
         raise UsageError(f"playlists not fetched yet ({', '.join(missing)}): run cratefile first, then prune")
-    claims = plan.claims(manifest, snapshots)
     catalog = Catalog(layout.catalog) if layout.catalog.exists() else None
     try:
+        # an acoustic duplicate's files are not wanted while its kept track is published in its place,
+        # nor a format from_lossy: skip holds back (cratefile.quality)
+        duplicates = of_catalog(catalog)
+        claims = plan.claims(manifest, snapshots, duplicates)
+        held = held_formats(claims, catalog.lossy_origin(), manifest.formats) if catalog is not None else {}
         names = current_names(manifest, claims, catalog)
         rows = catalog.file_records() if catalog is not None else {}
     finally:
         if catalog is not None:
             catalog.close()
     files = {layout.output(fmt, names[k], manifest.formats[fmt].extension)
-             for k, c in claims.items() if k in names for fmt in c.formats}
+             for k, c in claims.items() if k in names for fmt in c.formats if fmt not in held.get(k, ())}
     # a listed track keeps the files the catalog has for it (its sidecar may be gone, a name may differ)
-    files.update(Path(r["path"]) for (k, fmt), r in rows.items() if k in claims and fmt in claims[k].formats)
+    files.update(Path(r["path"]) for (k, fmt), r in rows.items()
+                 if k in claims and fmt in claims[k].formats and fmt not in held.get(k, ()))
     folders = set()
     for p in manifest.playlists:
         base = layout.playlist_dir(playlist_folder(p))
@@ -113,7 +122,8 @@ def _wanted(manifest: Manifest) -> _Wanted:
         folders.update(base / fmt for fmt in p.formats)
         files.update(layout.m3u(playlist_folder(p), fmt) for fmt in p.formats)
     records = {r["path"]: (k, fmt, r.get("inputs")) for (k, fmt), r in rows.items()}
-    return _Wanted(files, folders, claims, records)
+    aliases = {a: k for a, k in duplicates.items() if a not in claims and k in claims}
+    return _Wanted(files, folders, claims, records, held, aliases)
 
 
 def wanted_files(manifest: Manifest) -> tuple[set[Path], set[Path]]:
@@ -129,9 +139,14 @@ def _why_file(path: Path, wanted: _Wanted) -> str:
     key, fmt, _ = known
     claim = wanted.claims.get(key)
     if claim is None:
+        kept = wanted.aliases.get(key)
+        if kept is not None:
+            return f"its track is the same recording as {kept}, whose file its playlists publish"
         return "its track is no longer listed by any playlist"
     if fmt not in claim.formats:
         return f"no playlist listing its track asks for {fmt} any more"
+    if fmt in wanted.held.get(key, ()):
+        return f"its source is lossy and from_lossy: skip holds {fmt} back"
     return "an earlier name of its track's file"
 
 

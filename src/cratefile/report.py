@@ -1,7 +1,9 @@
 """The run report: cache/reports/latest.json (and a timestamped copy), and its summary lines.
 
 Per playlist: tracks total, built now, already up to date, failed in this run (key, stage,
-category, message), held back (permanent failures waiting for their cool-off), pending, and
+category, message), held back (permanent failures waiting for their cool-off), pending,
+`aliases` (acoustic duplicates whose position publishes the kept recording's file, counted
+built when that file is), and
 `elsewhere`: tracks another machine sharing the Notion queue is building (`locked`, retried
 next run) or has built (`built`). Those are not failures: `failed_count` (the exit code)
 leaves them out, and one summary line counts them for the whole run.
@@ -19,6 +21,7 @@ from cratefile.atomic import write_json
 from cratefile.context import RunContext
 from cratefile.errors import Category
 from cratefile.plan import held_back, ref_inputs
+from cratefile.quality.aliases import Listed
 from cratefile.records import stem_of, task_track_stem
 from cratefile.resolve import RESOLVED_KINDS
 from cratefile.snapshots import parse_snapshot, snapshot_meta
@@ -42,15 +45,19 @@ def build_report(ctx: RunContext, executed: list[str], *, interrupted: bool, err
     files: dict[str, dict[str, str]] = {}
     for (key, fmt), path in ctx.catalog.file_paths().items():
         files.setdefault(key, {})[fmt] = path
-    skipped = ctx.catalog.lossy_skipped()  # formats from_lossy: skip holds back are not missing
+    metas = {p.slug: snapshot_meta(ctx.layout.snapshot(p.slug)) for p in ctx.manifest.playlists}  # one read each
+    snaps = {slug: parse_snapshot(data) for slug, data in metas.items()}
+    # aliases publish their kept track's files; formats from_lossy: skip holds back are not missing
+    listed = Listed(ctx.manifest, ctx.catalog, {slug: [r.key for r in s.tracks] if s else []
+                                                for slug, s in snaps.items()})
     playlists = []
     for p in ctx.manifest.playlists:
-        data = snapshot_meta(ctx.layout.snapshot(p.slug))  # one read: the refs and the review items
-        snap = parse_snapshot(data)
+        data = metas[p.slug]
+        snap = snaps[p.slug]
         tracks = snap.tracks if snap else ()
         entry: dict[str, Any] = {"name": p.name, "slug": p.slug, "total": len(tracks), "built_now": 0,
                                  "up_to_date": 0, "failed": [], "held_back": [], "pending": 0,
-                                 "elsewhere": {"locked": 0, "built": 0}}
+                                 "elsewhere": {"locked": 0, "built": 0}, "aliases": 0}
         if p.slug in ctx.playlist_errors:
             entry["fetch_error"] = ctx.playlist_errors[p.slug]
         resolved = snap is not None and p.source.kind in RESOLVED_KINDS
@@ -60,15 +67,17 @@ def build_report(ctx: RunContext, executed: list[str], *, interrupted: bool, err
             entry["unmatched"] = sum(1 for w in waiting if isinstance(w, dict) and w.get("status") == "unmatched")
             entry["total"] += entry["review"] + entry["unmatched"]
         for ref in tracks:
-            have = files.get(ref.key, {})
-            held = skipped.get(ref.key, frozenset())
+            track = listed.key_of(ref.key)
+            entry["aliases"] += track != ref.key
+            have = files.get(track, {})
+            held = listed.held_of(ref.key)
             built = all(fmt in held or (fmt in have and os.path.exists(have[fmt])) for fmt in p.formats)
             if ref.key in failed_now:
                 entry["failed"].append({**failed_now[ref.key], "title": ref.title})
             elif ref.key in elsewhere_now:
                 entry["elsewhere"][elsewhere_now[ref.key]] += 1
             elif built:
-                entry["built_now" if stem_of(ref.key) in touched else "up_to_date"] += 1
+                entry["built_now" if stem_of(track) in touched else "up_to_date"] += 1
             elif held_back(failures.get(ref.key), time.time(), ctx.manifest.retry.cool_off_hours, False,
                            ref_inputs(ref)):
                 f = failures[ref.key]
@@ -126,6 +135,8 @@ def summary_lines(report: dict[str, Any]) -> list[str]:
             parts.append(f"{len(p['held_back'])} failed earlier (not retried yet)")
         if p["pending"]:
             parts.append(f"{p['pending']} pending")
+        if p.get("aliases"):
+            parts.append(f"{p['aliases']} the same recording as another track (its file published)")
         if p.get("review"):
             parts.append(f"{p['review']} for review")
         if p.get("unmatched"):

@@ -12,6 +12,7 @@ from cratefile.catalog.sqlite import Catalog
 from cratefile.errors import Category
 from cratefile.layout import Layout
 from cratefile.plan import held_back
+from cratefile.quality.aliases import Listed
 from cratefile.quality.record import read_record
 from cratefile.records import Manifest
 from cratefile.resolve import RESOLVED_KINDS
@@ -68,14 +69,18 @@ def collect(manifest: Manifest) -> dict[str, Any]:
         for (key, fmt), path in catalog.file_paths().items():
             paths.setdefault(key, {})[fmt] = path
         present = _present(path for files in paths.values() for path in files.values())
+        members = {p.slug: catalog.members(p.slug) for p in manifest.playlists}
+        listed = Listed(manifest, catalog, members)
         for p in manifest.playlists:
             tracks = []
-            counts = {"built": 0, "failed": 0, "pending": 0}
-            for position, key in enumerate(catalog.members(p.slug), 1):
+            counts = {"built": 0, "failed": 0, "pending": 0, "aliases": 0}
+            for position, key in enumerate(members[p.slug], 1):
                 row = rows.get(key) or {}
-                files = paths.get(key, {})
+                alias_of = listed.key_of(key) if listed.key_of(key) != key else None
+                counts["aliases"] += alias_of is not None
+                files = paths.get(alias_of or key, {})  # an alias publishes the kept track's files
                 # formats from_lossy: skip holds back are not missing (cratefile.quality.policy)
-                skipped = [f for f in (row.get("from_lossy_skipped") or "").split(",") if f in p.formats]
+                skipped = [f for f in p.formats if f in listed.held_of(key)]
                 built = all(fmt in files and files[fmt] in present or fmt in skipped for fmt in p.formats)
                 if built:
                     state = "built"
@@ -89,6 +94,7 @@ def collect(manifest: Manifest) -> dict[str, Any]:
                         "musical_key": row.get("musical_key"),
                         "duration": row.get("duration"), "files": files,
                         "quality": _quality(layout, key, row), "duplicate_of": row.get("duplicate_of"),
+                        "alias_of": alias_of,
                         "skipped": {f: f"from_lossy: skip ({row.get('quality')})" for f in skipped}}
                 if state == "failed":
                     failure = failures.get(key)
@@ -161,7 +167,9 @@ def render_table(data: dict[str, Any]) -> str:
                 notes = [quality.get("label") or ""]
                 if t.get("skipped"):
                     notes.append(f"not built as {', '.join(t['skipped'])} (from_lossy: skip)")
-                if t.get("duplicate_of"):
+                if t.get("alias_of"):
+                    notes.append(f"same recording as {t['alias_of']}, whose file is published here")
+                elif t.get("duplicate_of"):
                     notes.append(f"same recording as {t['duplicate_of']}")
                 lines.append(f"  ~ {t['key']} {t.get('title') or ''}: {'; '.join(n for n in notes if n)}")
     return "\n".join(lines)

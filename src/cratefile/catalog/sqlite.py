@@ -314,6 +314,19 @@ class Catalog(SqliteStore):
                            "WHERE from_lossy_skipped IS NOT NULL AND from_lossy_skipped != ''")
         return {r[0]: frozenset(f for f in r[1].split(",") if f) for r in rows}
 
+    def aliases(self) -> dict[str, str]:
+        """{track: the recording kept in its place} of the acoustic duplicates (`duplicate_of`)
+        whose kept track has not failed (cratefile.quality.aliases)."""
+        rows = self._query("SELECT a.key, a.duplicate_of FROM tracks a LEFT JOIN tracks k ON k.key = a.duplicate_of "
+                           "WHERE a.duplicate_of IS NOT NULL AND a.duplicate_of != a.key "
+                           "AND (k.status IS NULL OR k.status != 'failed')")
+        return {r[0]: r[1] for r in rows}
+
+    def lossy_origin(self) -> frozenset[str]:
+        """The tracks whose source audio came from a lossy encode (verdict lossy or upscaled)."""
+        return frozenset(r[0] for r in self._query(
+            "SELECT key FROM tracks WHERE quality_verdict IN ('lossy', 'upscaled')"))
+
     def file_paths(self) -> dict[tuple[str, str], str]:
         return {(r[0], r[1]): r[2] for r in self._query("SELECT key, format, path FROM files")}
 

@@ -21,6 +21,7 @@ from cratefile.context import RunContext
 from cratefile.engine.doitdb import StatChecker
 from cratefile.engine.fastpath import Planner
 from cratefile.layout import Layout
+from cratefile.quality import aliases
 from cratefile.records import Claim, Manifest, Snapshot
 from cratefile.sinks import SINKS, BuildView
 from cratefile.snapshots import read_snapshot
@@ -88,7 +89,8 @@ class _Inputs:
     @property
     def claims(self) -> dict[str, Claim]:
         if self._claims is None:
-            self._claims = plan.claims(self.ctx.manifest, self.snapshots)
+            # an acoustic duplicate publishes its kept track's file (cratefile.quality.aliases)
+            self._claims = plan.claims(self.ctx.manifest, self.snapshots, aliases.for_run(self.ctx))
         return self._claims
 
     def failures(self) -> dict[str, Failure]:

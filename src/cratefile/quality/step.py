@@ -3,10 +3,10 @@ fingerprint, `record.measure`), keep the record, put the facts in the catalog, i
 fingerprint and record the duplicates it finds.
 
 The record is written before the download's sidecar, so everything built from the sidecar
-(the converted files' tags, the `from_lossy` policy) sees it. Duplicates are recorded, not
-acted upon: each member of a group gets `duplicate_of` = the group's best source (by
-provenance) in the catalog, and the run's report says which tracks are the same recording
-(a note, and its `quality` section).
+(the converted files' tags, the `from_lossy` policy) sees it. Each member of a duplicate
+group gets `duplicate_of` = the group's best source (by provenance) in the catalog, and the
+run's report says which tracks are the same recording (a note, and its `quality` section);
+the others become aliases of it (quality.aliases): no files of their own.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from cratefile.quality.aliases import for_run, in_effect
 from cratefile.quality.policy import Decision, decide
 from cratefile.quality.record import QualityRecord, measure, read_record, record_current, write_record
 from cratefile.records import FormatRecipe, Playlist
@@ -93,23 +94,59 @@ def _settle_group(ctx: RunContext, index: FingerprintIndex, key: str) -> None:
              f"(kept as the best source: {kept})")
 
 
-def playlists_of(ctx: RunContext, key: str) -> list[Playlist]:
-    """The manifest's playlists that list `key` now (from the catalog's memberships), in order."""
+def _members(ctx: RunContext) -> dict[str, frozenset[str]]:
     members: dict[str, frozenset[str]] = ctx.shared("quality-members", lambda: {
         p.slug: frozenset(ctx.catalog.members(p.slug)) for p in ctx.manifest.playlists})
-    return [p for p in ctx.manifest.playlists if key in members.get(p.slug, frozenset())]
+    return members
+
+
+def _aliases_of(ctx: RunContext) -> dict[str, frozenset[str]]:
+    """{kept track: its aliases} as the run's claims were made (quality.aliases)."""
+    def invert() -> dict[str, frozenset[str]]:
+        listed = frozenset().union(*_members(ctx).values())
+        out: dict[str, set[str]] = {}
+        for alias, kept in in_effect(for_run(ctx), listed).items():
+            out.setdefault(kept, set()).add(alias)
+        return {k: frozenset(v) for k, v in out.items()}
+
+    found: dict[str, frozenset[str]] = ctx.shared("quality-aliases-of", invert)
+    return found
+
+
+def playlists_of(ctx: RunContext, key: str) -> list[Playlist]:
+    """The manifest's playlists that list `key` now, or an alias of it (from the catalog's
+    memberships), in order: as plan.claims gives them."""
+    members = _members(ctx)
+    keys = {key, *_aliases_of(ctx).get(key, ())}
+    return [p for p in ctx.manifest.playlists if not keys.isdisjoint(members.get(p.slug, frozenset()))]
+
+
+def kept_in_place(ctx: RunContext, row: dict[str, Any]) -> str | None:
+    """The track kept in the place of the track of catalog row `row`, when that one is an alias
+    now (quality.aliases): found to be a duplicate in this very run, its kept track listed
+    by a playlist and not failed."""
+    kept = row.get("duplicate_of")
+    if not kept or kept == row.get("key"):
+        return None
+    kept_row = ctx.catalog.track(kept) or {}
+    if kept_row.get("status") == "failed" or kept_row.get("duplicate_of"):
+        return None
+    return kept if any(kept in keys for keys in _members(ctx).values()) else None
 
 
 def convert_gate(ctx: RunContext, key: str, fmt: str, recipe: FormatRecipe) -> tuple[Decision, str | None]:
-    """Before converting `key` to `fmt`: may it be built (`from_lossy`), and the provenance
-    label its tags carry. A skip is recorded in the catalog and said in the report; a flag
-    is said in the report."""
+    """Before converting `key` to `fmt`: may it be built (not if it is an alias found in this
+    run, nor under `from_lossy: skip`), and the provenance label its tags carry. A skip is
+    recorded in the catalog and said in the report; a flag is said in the report."""
     record = read_record(ctx.layout, key)
     provenance = record.provenance if record is not None else None
-    decision = decide(playlists_of(ctx, key), fmt, recipe, provenance)
     row = ctx.catalog.track(key) or {}
-    skipped = [f for f in (row.get("from_lossy_skipped") or "").split(",") if f and f != fmt]
     label = provenance.label if provenance is not None else None
+    kept = kept_in_place(ctx, row)
+    if kept is not None:  # its playlists publish the kept track's file: none of its own
+        return Decision(False, reason=f"the same recording as {kept}, whose file is published in its place"), label
+    decision = decide(playlists_of(ctx, key), fmt, recipe, provenance)
+    skipped = [f for f in (row.get("from_lossy_skipped") or "").split(",") if f and f != fmt]
     if not decision.build:
         skipped.append(fmt)
         ctx.note(f"{key}: {decision.reason}")

@@ -14,6 +14,7 @@ from typing import Any
 from doit.tools import config_changed
 
 from cratefile.errors import SinkError
+from cratefile.quality.aliases import Published
 from cratefile.records import digest, stem_of
 from cratefile.sinks.base import BuildView, SinkBase, quiet
 from cratefile.sinks.eagle.step import run_eagle
@@ -61,13 +62,15 @@ class EagleSink(SinkBase):
         return f"Eagle {info.get('version', '?')} at {config.api_url}"
 
     def tasks(self, build: BuildView, config: EagleConfig) -> Iterator[dict[str, Any]]:
+        published = Published.of(build)
         for key, claim in build.claims.items():
             name = build.names.get(key)
-            if name is None:
+            if name is None or published.key_of(key) != key:  # an alias found in this run: the kept track's item
                 continue
+            # a kept track's claim lists its aliases' playlists too: it goes into their folders
             playlists = [p.name for p in claim.playlists]
             for fmt in claim.formats:
-                path = build.output(key, fmt) if fmt in config.formats else None
+                path = published.output(key, fmt) if fmt in config.formats else None
                 if path is None:
                     continue
                 fingerprint = digest([build.manifest.formats[fmt].digest, key, name])

@@ -1,6 +1,8 @@
 """The playlists sink (always on): per playlist, a folder of links per format and an M3U8.
 
-Tasks `publish:<slug>`, made once the conversions ran, over the library files that exist.
+Tasks `publish:<slug>`, made once the conversions ran, over the library files that exist. An
+acoustic duplicate's position links the file of the recording kept in its place, and a format
+`from_lossy: skip` holds back is left out (cratefile.quality.aliases.Published).
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from typing import Any
 from doit.tools import config_changed
 
 from cratefile.layout import playlist_folder
+from cratefile.quality.aliases import Published
 from cratefile.records import digest
 from cratefile.sinks.base import BuildView, SinkBase, quiet
 from cratefile.sinks.playlists.publish import Entry, run_publish
@@ -56,6 +59,7 @@ class PlaylistsSink(SinkBase):
 
     def tasks(self, build: BuildView, config: Any) -> Iterator[dict[str, Any]]:
         layout = build.layout
+        published = Published.of(build)
         for p in build.manifest.playlists:
             snap = build.snapshots.get(p.slug)
             if snap is None:
@@ -65,9 +69,9 @@ class PlaylistsSink(SinkBase):
             for fmt in p.formats:
                 rows = []
                 for ref in snap.tracks:
-                    src = build.output(ref.key, fmt)
+                    src = published.output(ref.key, fmt)  # an alias: the kept track's file
                     if src is not None:
-                        rows.append((ref.key, src.name, str(src)))
+                        rows.append((published.key_of(ref.key), src.name, str(src)))
                 entries[fmt] = rows
             yield {
                 "name": p.slug,

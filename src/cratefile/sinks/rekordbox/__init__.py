@@ -16,6 +16,7 @@ from typing import Any
 from doit.tools import config_changed
 
 from cratefile.errors import UsageError
+from cratefile.quality.aliases import Published
 from cratefile.records import Manifest, digest
 from cratefile.sinks.base import BuildView, SinkBase, Verb, quiet
 from cratefile.sinks.rekordbox.step import run_rekordbox
@@ -76,12 +77,13 @@ class RekordboxSink(SinkBase):
 
     def tasks(self, build: BuildView, config: RekordboxConfig) -> Iterator[dict[str, Any]]:
         order = {slug: [t.key for t in snap.tracks] if snap else [] for slug, snap in build.snapshots.items()}
+        published = Published.of(build).changes()  # aliases and from_lossy: skip change entries too
         yield {
             "name": "xml",
             "doc": f"Rekordbox XML at {config.path}",
             "actions": [(run_rekordbox, [build.run, self.name, config])],
             "file_dep": sorted(build.built),
             "targets": [str(config.path)],
-            "uptodate": [config_changed(digest([config.format, order, dict(build.names)]))],
+            "uptodate": [config_changed(digest([config.format, order, dict(build.names), published]))],
             **quiet(),
         }

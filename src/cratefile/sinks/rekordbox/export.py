@@ -1,6 +1,7 @@
 """`cratefile export rekordbox`: the catalog as a Rekordbox XML collection with one playlist per
 manifest playlist, in order. Each playlist uses the format given with --format, or its own
-first format; tracks not built in that format are left out.
+first format; tracks not built in that format (or held back by `from_lossy: skip`) are left
+out, and an acoustic duplicate's entry is the recording kept in its place.
 
 A track's beat grid starts on the first beat its analysis measured (cache/analysis/<stem>.json).
 Where the analysis found no reliable pulse, the track gets no BPM and no grid: Rekordbox
@@ -20,6 +21,7 @@ from cratefile.atomic import read_json
 from cratefile.catalog.sqlite import Catalog
 from cratefile.errors import UsageError
 from cratefile.layout import Layout
+from cratefile.quality.aliases import Listed
 from cratefile.records import AnalysisResult, Manifest
 from cratefile.sinks.rekordbox.xml import RbPlaylist, RbTrack, kind_of, stable_track_ids, write_rekordbox_xml
 
@@ -65,13 +67,16 @@ def export_rekordbox(manifest: Manifest, dest: Path, fmt: str | None = None) -> 
     catalog = Catalog(layout.catalog)
     try:
         wanted: list[tuple[str, list[tuple[str, str, str]]]] = []  # (playlist, [(key, fmt, path)])
+        members = {p.slug: catalog.members(p.slug) for p in manifest.playlists}
+        listed = Listed(manifest, catalog, members)  # acoustic duplicates, from_lossy: skip
         for p in manifest.playlists:
             use = fmt or p.formats[0]
             rows = []
-            for key in catalog.members(p.slug):
-                path = catalog.files_of(key).get(use)
+            for key in members[p.slug]:
+                track = listed.key_of(key)  # an alias: the kept track's entry
+                path = catalog.files_of(track).get(use) if use not in listed.held_of(key) else None
                 if path and os.path.exists(path):
-                    rows.append((key, use, path))
+                    rows.append((track, use, path))
             wanted.append((p.name, rows))
         files = sorted({(key, f) for _, rows in wanted for key, f, _ in rows})
         ids = stable_track_ids(files)
