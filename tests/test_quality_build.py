@@ -12,7 +12,9 @@ from pathlib import Path
 import pytest
 
 from conftest import Workspace, make_track
+from cratefile.layout import Layout
 from cratefile.proc import ffmpeg_exe, run
+from cratefile.quality.record import record_path
 from cratefile.tags import read_quality
 
 MANIFEST = """
@@ -65,8 +67,13 @@ def test_provenance_and_duplicates_reach_catalog_status_tags_and_report(workspac
         assert read_quality(Path(fake["files"][fmt])) == fake["quality"]["label"], ext
     notes = workspace.report()["notes"]
     assert any("duplicates:" in n and master_key in n for n in notes), notes
-    warned = workspace.report()["quality"]["from_lossy_warn"]
-    assert {(w["key"], w["format"]) for w in warned} == {(fake["key"], "wav"), (tracks["Master (rip)"]["key"], "wav")}
+    # the rip is an alias of the master: its position publishes the master's files (it was built
+    # as wav only if it was converted before the master's download found the pair)
+    assert tracks["Master (rip)"]["alias_of"] == master_key and tracks["Master (rip)"]["state"] == "built"
+    assert set(tracks["Master (rip)"]["files"]) == {"wav", "mp3"}
+    assert all(os.path.basename(p).startswith("A - Master.") for p in tracks["Master (rip)"]["files"].values())
+    warned = {(w["key"], w["format"]) for w in workspace.report()["quality"]["from_lossy_warn"]}
+    assert (fake["key"], "wav") in warned and warned <= {(fake["key"], "wav"), (tracks["Master (rip)"]["key"], "wav")}
     assert not any("from_lossy" in n for n in notes)  # one line per file in the report, not a note each
     row = workspace.catalog_rows(f"SELECT quality_verdict, src_codec, src_sample_rate, src_channels FROM tracks "
                                  f"WHERE key = '{master_key}'")
@@ -86,12 +93,13 @@ def test_provenance_and_duplicates_reach_catalog_status_tags_and_report(workspac
     assert workspace.run()[0] == 0 and workspace.report()["tasks_executed"] == 0
     records = sorted((workspace.root / "cache" / "quality").glob("*.json"))
     assert len(records) == 3
-    os.unlink(records[0])
+    record = record_path(Layout(workspace.root / "cache", workspace.root / "library"), fake["key"])
+    os.unlink(record)
     rc, out, err = workspace.run()
     assert rc == 0, out + err
     ran = [line.split()[1].split(":")[0] for line in out.splitlines() if line.startswith("done ")]
     # measured again without a fetch, and the track's files follow the record (re-tagged, not encoded)
-    assert sorted(ran) == ["convert", "convert", "download", "publish"] and records[0].exists(), ran
+    assert sorted(ran) == ["convert", "convert", "download", "publish"] and record.exists(), ran
 
 
 def test_from_lossy_skip_leaves_the_lossless_format_out_and_says_why(workspace: Workspace) -> None:
@@ -101,9 +109,10 @@ def test_from_lossy_skip_leaves_the_lossless_format_out_and_says_why(workspace: 
     tracks = _status(workspace)
     fake = next(t for t in tracks.values() if t.get("title") and t["title"].startswith("c fake"))
     rip = tracks["Master (rip)"]
-    for t in (fake, rip):
-        assert set(t["files"]) == {"mp3"}, t  # the lossy target is built, the lossless one is not
-        assert t["state"] == "built" and set(t["skipped"]) == {"wav"}
+    assert set(fake["files"]) == {"mp3"}, fake  # the lossy target is built, the lossless one is not
+    assert fake["state"] == "built" and set(fake["skipped"]) == {"wav"}
+    # the rip publishes the (lossless) master in its place: nothing held back there
+    assert rip["alias_of"] == tracks["Master"]["key"] and rip["state"] == "built" and rip["skipped"] == {}
     assert set(tracks["Master"]["files"]) == {"wav", "mp3"} and tracks["Master"]["skipped"] == {}
     report = workspace.report()
     notes = report["notes"]
