@@ -77,3 +77,27 @@ def test_eagle_not_running_is_one_line_and_the_build_goes_on(workspace: Workspac
         rc, out, err = workspace.run()
         assert rc == 0, out + err
         assert len(eagle.live_items()) == 2
+
+
+def test_a_track_the_users_eagle_already_holds_is_reused_not_imported(workspace: Workspace, tmp_path: Path) -> None:
+    make_track(workspace.music / "a.mp3", title="Alpha", artist="Ann", bpm=122, key="Am")
+    make_track(workspace.music / "b.mp3", title="Beta", artist="Bob", bpm=128, key="C", seed=1)
+    # the user's own WAV of Alpha, the same recording, imported into Eagle by hand long ago
+    theirs = make_track(tmp_path / "old" / "alpha.wav", title="Alpha", artist="Ann", bpm=122, key="Am")
+    with FakeEagle(tmp_path / "Music.library") as eagle:
+        mine = eagle.add_user_item(theirs, name="Ann - Alpha", tags=["classic"])
+        # and a Beta that is another recording under the same name: not reused
+        other = eagle.add_user_item(make_track(tmp_path / "old" / "beta.wav", seed=7), name="Bob - Beta")
+        _manifest(workspace, eagle.url)
+        rc, out, err = workspace.run()
+        assert rc == 0, out + err
+        imported = [c.body["path"] for c in eagle.calls("item/addFromPath")]
+        assert [Path(p).name for p in imported] == ["Bob - Beta.wav"]
+        ids = dict(workspace.catalog_rows("SELECT title, eagle_ids FROM tracks"))
+        assert json.loads(ids["Alpha"]) == {"wav": mine["id"]}
+        folder = eagle.folder_id("Playlists/Warmup")
+        assert folder in eagle.items[mine["id"]]["folders"] and "classic" in eagle.items[mine["id"]]["tags"]
+        assert json.loads(ids["Beta"])["wav"] != other["id"] and eagle.items[other["id"]]["folders"] == []
+        rc, out, err = workspace.run()
+        assert rc == 0 and workspace.report()["tasks_executed"] == 0
+        assert len(eagle.calls("item/addFromPath")) == 1

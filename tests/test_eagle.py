@@ -387,3 +387,83 @@ def test_a_read_that_hits_a_5xx_is_retried_but_a_write_is_not(fake: FakeEagle, c
     with pytest.raises(CratefileError, match="folder/create"):
         client.create_folder("X", None)
     assert [r.endpoint for r in fake.requests].count("folder/create") == 1  # never sent twice
+
+
+# -- reuse: the user's library already holds the track (sinks.eagle.reuse) ---------------------
+
+
+def _recording(path: Path, seed: int, title: str | None = None) -> Path:
+    from conftest import make_track
+
+    return make_track(path, seed=seed, title=title, artist="Ann" if title else None)
+
+
+def _wanted(ours: Path, duration: float = 12.0) -> Any:
+    from cratefile.quality.record import measure
+    from cratefile.sinks.eagle.reuse import Wanted
+
+    items = measure(ours).items()
+    return Wanted(title="Alpha", artist="Ann", duration=duration, ext=ours.suffix, fingerprint=lambda: items)
+
+
+def _sync_held(client: EagleClient, ours: Path, wanted: Any, **overrides: Any) -> str:
+    from cratefile.sinks.eagle.reuse import held_item
+
+    return _sync(client, ours, name="Ann - Alpha", annotation=None, held=lambda: held_item(client, wanted), **overrides)
+
+
+def test_the_users_item_of_the_same_recording_is_reused_not_imported(
+    fake: FakeEagle, client: EagleClient, tmp_path: Path
+) -> None:
+    ours = _recording(tmp_path / "library" / "wav" / "Ann - Alpha.wav", seed=1)
+    theirs = _recording(tmp_path / "user" / "alpha.wav", seed=1, title="Alpha")  # other bytes, same audio
+    assert theirs.read_bytes() != ours.read_bytes()
+    mine = fake.add_user_item(theirs, name="Ann - Alpha", tags=["favourite"], annotation="my notes")
+    fake.add_user_item(_recording(tmp_path / "user" / "beta.wav", seed=2), name="Ann - Beta")  # not a candidate
+    wanted = _wanted(ours)
+    assert _sync_held(client, ours, wanted) == mine["id"]
+    assert fake.calls("item/addFromPath") == []
+    item = fake.items[mine["id"]]
+    assert item["folders"] == [fake.folder_id("Playlists/Deep House")]
+    assert item["tags"] == ["favourite", *OUR_TAGS, identity_tag(KEY, "wav")]
+    assert item["annotation"].startswith("my notes\n\ncratefile: ") and '"adopted":true' in item["annotation"]
+    assert item["url"] == ""  # the user's item keeps its own website
+    # our file rebuilt later (another fingerprint): the user's item is never re-imported nor trashed
+    assert _sync_held(client, ours, wanted, known_item_id=mine["id"], fingerprint="rebuilt") == mine["id"]
+    with EagleClient(fake.url) as fresh:  # a lost catalog finds it by the identity tag it got
+        assert _sync_held(fresh, ours, wanted, fingerprint="rebuilt") == mine["id"]
+    assert fake.calls("item/addFromPath") == [] and fake.calls("item/moveToTrash") == []
+    assert [i["id"] for i in fake.live_items() if i["name"] == "Ann - Alpha"] == [mine["id"]]
+
+
+def test_a_same_name_item_of_another_recording_is_not_reused(
+    fake: FakeEagle, client: EagleClient, tmp_path: Path
+) -> None:
+    ours = _recording(tmp_path / "library" / "wav" / "Ann - Alpha.wav", seed=1)
+    other = fake.add_user_item(_recording(tmp_path / "user" / "alpha.wav", seed=3), name="Ann - Alpha",
+                               tags=["favourite"])
+    new_id = _sync_held(client, ours, _wanted(ours))
+    assert new_id != other["id"] and len(fake.calls("item/addFromPath")) == 1
+    assert fake.items[other["id"]]["tags"] == ["favourite"] and fake.items[other["id"]]["folders"] == []
+
+
+@pytest.mark.parametrize(("duration", "reused"), [(12.0, True), (30.0, False), (None, False)])
+def test_an_unreachable_items_duration_decides(fake: FakeEagle, client: EagleClient, tmp_path: Path,
+                                               duration: float | None, reused: bool) -> None:
+    ours = _recording(tmp_path / "library" / "wav" / "Ann - Alpha.wav", seed=1)
+    fields = {"duration": duration} if duration is not None else {}
+    theirs = fake.add_user_item(_wav(tmp_path / "user" / "x.wav"), name="Alpha", **fields)
+    client.item_file(theirs, fake.library).unlink()  # Eagle's copy is out of reach (another machine)
+    item_id = _sync_held(client, ours, _wanted(ours))
+    assert (item_id == theirs["id"]) is reused
+    assert len(fake.calls("item/addFromPath")) == (0 if reused else 1)
+
+
+def test_names_agree_folded_either_way_round() -> None:
+    from cratefile.sinks.eagle.reuse import names_agree
+
+    assert names_agree("ANN - Alpha", "Alpha", "Ann")
+    assert names_agree("Alpha – Ann", "Alpha", "Ann")
+    assert names_agree("alpha", "Alpha", "Ann")
+    assert not names_agree("Ann - Alpha (Extended Mix)", "Alpha", "Ann")
+    assert not names_agree("Ann - Alpha", None, "Ann")

@@ -105,12 +105,17 @@ class FakeEagle(LoopbackServer):
             parent = match[0]["id"]
         return parent
 
-    def add_user_item(self, source: Path, **fields: Any) -> dict[str, Any]:
-        """An item the user imported by hand (or another machine did)."""
+    def add_user_item(self, source: Path, *, duration: float | None = None, **fields: Any) -> dict[str, Any]:
+        """An item the user imported by hand (or another machine did). `duration`: a field
+        the item carries in seconds (cratefile reads one when present; whether real Eagle's
+        V1 answers carry it for audio is not verified, so nothing else depends on it)."""
         with self._lock:
-            return self._add(
+            item = self._add(
                 {"path": str(source), "name": fields.pop("name", source.stem), **fields}, None
             )
+            if duration is not None:
+                item["duration"] = duration
+            return item
 
     # -- request handling ---------------------------------------------------------------
 

@@ -29,6 +29,10 @@ fingerprint is the caller's (`fingerprint=`, e.g. a digest of the recipe and sou
 same on every machine) or, by default, the size plus a hash of the file's first, middle
 and last MiB.
 
+Reuse. An item the user's library already held for the track before cratefile imported it
+(found by `sinks.eagle.reuse`) is adopted: the marker says `"adopted": true`, and such an
+item is only ever refreshed (tags, folders, annotation), never re-imported or trashed.
+
 Eagle not running (connection refused) raises `EagleUnavailable` with one line; any other
 failure raises `EagleError` naming the endpoint and Eagle's message (see `eagle_api`).
 
@@ -153,6 +157,7 @@ class EagleClient(EagleAPI):
         self._lock = threading.RLock()
         self._folder_ids: dict[tuple[str, ...], str] | None = None
         self._warned_folders = False
+        self._library: tuple[Path | None] | None = None
 
     # -- folders -------------------------------------------------------------------------
 
@@ -182,7 +187,17 @@ class EagleClient(EagleAPI):
             assert parent is not None
             return parent
 
+    def library(self) -> Path | None:
+        """The Eagle library's folder (library/info), asked once."""
+        if self._library is None:
+            self._library = (self.library_path(),)
+        return self._library[0]
+
     # -- items ---------------------------------------------------------------------------
+
+    def search_items(self, filters: dict[str, str], match: Any) -> list[Item]:
+        """Items matching `match`, Eagle asked to filter first (item/list; see EagleAPI._search)."""
+        return self._search(filters, match)
 
     def find_item(
         self,
@@ -311,12 +326,18 @@ class EagleClient(EagleAPI):
         folder_ids: list[str],
         known_item_id: str | None,
         fingerprint: str | None = None,
+        held: Any = None,
     ) -> str:
         """Make Eagle hold `file` once, in `folder_ids`, with `tags`; return the item id.
 
         Idempotent: imports only when no item for this key and format exists; otherwise adds
         missing folders and refreshes tags, annotation and website. A changed file is
-        re-imported and the old item trashed (see the module docstring)."""
+        re-imported and the old item trashed (see the module docstring).
+
+        `held`: called (no arguments) before importing, it may return an item the user's
+        library already holds for this track (sinks.eagle.reuse): that item is *adopted*
+        instead (our tags and identity tag added, the user's kept, filed into the folders;
+        its file and website are the user's, never re-imported nor trashed)."""
         ext = file.suffix.lstrip(".").lower()
         ident = identity_tag(key, ext)
         fp = fingerprint or file_fingerprint(file)
@@ -324,6 +345,12 @@ class EagleClient(EagleAPI):
         folders = _dedup(folder_ids)
         with self._lock:
             item = self.find_item(item_id=known_item_id, url=url, tag=ident, ext=ext)
+            if item is None and held is not None:
+                adopted = held()
+                if adopted is not None:
+                    self._refresh(adopted, key=key, url=None, ours=ours, annotation=annotation, folders=folders,
+                                  fp=fp, adopted=True)
+                    return str(adopted["id"])
             if item is None:
                 text = (annotation or "").rstrip()
                 marker = {"key": key, "fp": fp, "tags": ours, "ann": _text_digest(text)}
@@ -337,6 +364,10 @@ class EagleClient(EagleAPI):
                     ident=ident,
                 )
             _, old_marker = _split_annotation(item.get("annotation"))
+            if old_marker is not None and old_marker.get("adopted"):  # the user's own file: only refreshed
+                self._refresh(item, key=key, url=None, ours=ours, annotation=annotation, folders=folders, fp=fp,
+                              adopted=True)
+                return str(item["id"])
             if old_marker is None or old_marker.get("fp") in (None, fp):
                 self._refresh(
                     item, key=key, url=url, ours=ours, annotation=annotation, folders=folders, fp=fp
@@ -401,10 +432,12 @@ class EagleClient(EagleAPI):
         return text, False  # the user's text: keep it
 
     def _marker_annotation(
-        self, item: Item, key: str, fp: str, ours: list[str], annotation: str | None
+        self, item: Item, key: str, fp: str, ours: list[str], annotation: str | None, adopted: bool = False
     ) -> str:
         text, own = self._annotation_text(item, annotation)
-        marker = {"key": key, "fp": fp, "tags": ours, "ann": _text_digest(text) if own else ""}
+        marker: dict[str, Any] = {"key": key, "fp": fp, "tags": ours, "ann": _text_digest(text) if own else ""}
+        if adopted:
+            marker["adopted"] = True
         return _compose_annotation(text, marker)
 
     def _reimport(
@@ -445,9 +478,11 @@ class EagleClient(EagleAPI):
         folders: list[str],
         fp: str,
         keep_tags: list[str] | None = None,
+        adopted: bool = False,
     ) -> None:
         """Bring an existing item's tags, folders, annotation and website up to date.
-        `keep_tags`: further user tags to keep (from an item this one replaces)."""
+        `keep_tags`: further user tags to keep (from an item this one replaces); `adopted`:
+        the user's item, reused (its marker says so)."""
         changes: dict[str, Any] = {}
         tags = _dedup([*self._user_tags(item, ours), *(keep_tags or []), *ours])
         if set(tags) != set(tags_of(item)):
@@ -455,7 +490,7 @@ class EagleClient(EagleAPI):
         current_folders = folders_of(item)
         if not set(folders) <= set(current_folders):
             changes["folders"] = _dedup([*current_folders, *folders])
-        wanted = self._marker_annotation(item, key, fp, ours, annotation)
+        wanted = self._marker_annotation(item, key, fp, ours, annotation, adopted)
         if (item.get("annotation") or "") != wanted:
             changes["annotation"] = wanted
         if url and website_of(item) != url:

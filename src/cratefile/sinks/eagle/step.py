@@ -1,6 +1,8 @@
 """eagle:<key>:<format> — import a built file into Eagle, once, in its playlists' folders.
 
-The Eagle item id is recorded in the catalog (`eagle_ids`, per format). Eagle not running is
+An item the user's Eagle library already holds for the track (same name, then the same
+recording by fingerprint or duration: sinks.eagle.reuse) is reused instead of importing a
+second copy. The Eagle item id is recorded in the catalog (`eagle_ids`, per format). Eagle not running is
 said once per run; every Eagle task then fails fast so the step is retried next run, while
 the rest of the build goes on.
 """
@@ -10,7 +12,7 @@ from __future__ import annotations
 import json
 import threading
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cratefile.actions import action
 from cratefile.analysis.key import key_in_notation
@@ -18,6 +20,9 @@ from cratefile.atomic import read_json
 from cratefile.context import RunContext
 from cratefile.errors import SinkError
 from cratefile.records import AnalysisResult, Sidecar
+
+if TYPE_CHECKING:
+    import numpy as np
 
 
 class _Folders:
@@ -50,10 +55,19 @@ def eagle_tags(analysis: AnalysisResult, playlists: list[str]) -> list[str]:
     return tags
 
 
+def _fingerprint(ctx: RunContext, key: str) -> np.ndarray | None:
+    """The track's Chromaprint items, from its quality record (cratefile.quality)."""
+    from cratefile.quality.record import read_record
+
+    record = read_record(ctx.layout, key)
+    return record.items() if record is not None else None
+
+
 @action("Eagle", scope="sink")
 def run_eagle(ctx: RunContext, key: str, fmt: str, config: Any, path: str, playlists: list[str],
               fingerprint: str) -> None:
     from cratefile.sinks.eagle.client import EagleClient, EagleError, EagleUnavailable
+    from cratefile.sinks.eagle.reuse import Wanted, held_item
 
     down = ctx.shared("eagle-down", _Down)
     if down.message:
@@ -65,12 +79,16 @@ def run_eagle(ctx: RunContext, key: str, fmt: str, config: Any, path: str, playl
     row = ctx.catalog.track(key) or {}
     known = json.loads(row.get("eagle_ids") or "{}")
     artist = sidecar.artist if sidecar else None
+    wanted = Wanted(title=sidecar.title if sidecar else None, artist=artist,
+                    duration=analysis.duration or (sidecar.duration if sidecar else None),
+                    ext=Path(path).suffix, fingerprint=lambda: _fingerprint(ctx, key))
     try:
         folder_ids = [folders.get(client, config.folder.format(playlist=name)) for name in playlists]
         item_id = client.sync_file(
             Path(path), key=key, name=Path(path).stem, url=sidecar.url if sidecar else None,
             tags=([f"artist:{artist}"] if artist else []) + eagle_tags(analysis, playlists),
             annotation=None, folder_ids=folder_ids, known_item_id=known.get(fmt), fingerprint=fingerprint,
+            held=lambda: held_item(client, wanted),  # the user's library may hold it already
         )
     except EagleUnavailable as exc:
         down.message = str(exc)
