@@ -89,3 +89,24 @@ def test_held_formats_follow_the_first_playlist_wanting_the_format(tmp_path: Pat
     claims = plan.claims(m, snaps)
     assert held_formats(claims, {"soundcloud 1", "soundcloud 2", "soundcloud 9"}, m.formats) == {
         "soundcloud 1": frozenset({"wav"}), "soundcloud 2": frozenset({"wav"})}
+
+
+def test_a_kept_track_that_fails_lets_its_alias_be_itself_again(tmp_path: Path) -> None:
+    from cratefile.catalog.sqlite import Catalog
+    from cratefile.quality.aliases import of_catalog
+
+    manifest = _manifest(tmp_path)
+    catalog = Catalog(tmp_path / "catalog.sqlite")
+    try:
+        catalog.upsert_track("soundcloud 3", status="built", quality_verdict="lossless")
+        catalog.upsert_track("soundcloud 2", duplicate_of="soundcloud 3", quality_verdict="lossy")
+        assert of_catalog(catalog) == {"soundcloud 2": "soundcloud 3"}
+        assert list(plan.claims(manifest, _snaps([1, 2], [3]), of_catalog(catalog))) == ["soundcloud 1", "soundcloud 3"]
+        assert catalog.lossy_origin() == frozenset({"soundcloud 2"})
+        catalog.record_failure("soundcloud 3", "download", "not_found", "gone")
+        assert of_catalog(catalog) == {}
+        assert "soundcloud 2" in plan.claims(manifest, _snaps([1, 2], [3]), of_catalog(catalog))
+        catalog.clear_failure("soundcloud 3", "built")
+        assert of_catalog(catalog) == {"soundcloud 2": "soundcloud 3"}
+    finally:
+        catalog.close()
