@@ -36,7 +36,7 @@ from cratefile.engine.tasks import current_names
 from cratefile.errors import UsageError
 from cratefile.layout import Layout, playlist_folder
 from cratefile.quality.aliases import of_catalog
-from cratefile.quality.policy import held_formats
+from cratefile.quality.policy import any_skip, held_formats
 from cratefile.records import Claim, Manifest
 from cratefile.snapshots import read_snapshot
 
@@ -104,7 +104,8 @@ def _wanted(manifest: Manifest) -> _Wanted:
         # nor a format from_lossy: skip holds back (cratefile.quality)
         duplicates = of_catalog(catalog)
         claims = plan.claims(manifest, snapshots, duplicates)
-        held = held_formats(claims, catalog.lossy_origin(), manifest.formats) if catalog is not None else {}
+        skips = catalog is not None and any_skip(manifest.playlists, manifest.formats)
+        held = held_formats(claims, catalog.lossy_origin(), manifest.formats) if catalog is not None and skips else {}
         names = current_names(manifest, claims, catalog)
         rows = catalog.file_records() if catalog is not None else {}
     finally:

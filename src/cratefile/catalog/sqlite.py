@@ -157,6 +157,9 @@ class Catalog(SqliteStore):
 
     def _opened(self) -> None:
         self._add_missing_columns()
+        # the few acoustic duplicates of a library, read on every run (aliases): no table scan
+        self._conn.execute("CREATE INDEX IF NOT EXISTS tracks_duplicate_of ON tracks (duplicate_of) "
+                           "WHERE duplicate_of IS NOT NULL")
         self._conn.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
 
     def _add_missing_columns(self) -> None:

@@ -23,7 +23,7 @@ from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from cratefile.quality.policy import held, held_formats
+from cratefile.quality.policy import any_skip, held, held_formats
 from cratefile.records import Manifest, Playlist
 
 if TYPE_CHECKING:
@@ -66,7 +66,9 @@ class Published:
         self.claimed = for_run(build.run)
         # found in this run: the claims still list the alias as a track of its own
         self.found = in_effect(catalog.aliases(), build.claims)
-        self.held = held_formats(build.claims, catalog.lossy_origin(), build.manifest.formats)
+        manifest = build.manifest
+        skips = any_skip(manifest.playlists, manifest.formats)
+        self.held = held_formats(build.claims, catalog.lossy_origin(), manifest.formats) if skips else {}
 
     @classmethod
     def of(cls, build: BuildView) -> Published:
@@ -116,7 +118,7 @@ class Listed:
             for key in members.get(p.slug, ()):
                 lists.setdefault(self.aliases.get(key, key), {})[p.slug] = p
         self.held: dict[str, frozenset[str]] = {}
-        for track in catalog.lossy_origin():
+        for track in catalog.lossy_origin() if any_skip(manifest.playlists, manifest.formats) else ():
             playlists = list(lists.get(track, {}).values())
             formats = {f for p in playlists for f in p.formats}
             skipped = frozenset(f for f in formats if held(playlists, f, manifest.formats[f], True))

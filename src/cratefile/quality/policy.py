@@ -55,6 +55,12 @@ def held(playlists: Iterable[Playlist], fmt: str, recipe: FormatRecipe, lossy_or
     return lossy_origin and lossless_target(recipe) and policy_for(playlists, fmt) == "skip"
 
 
+def any_skip(playlists: Iterable[Playlist], recipes: Mapping[str, FormatRecipe]) -> bool:
+    """Does any playlist say `skip` for a lossless format? (If none does, nothing is held back
+    and the lossy tracks need not be looked up.)"""
+    return any(policy == "skip" and lossless_target(recipes[fmt]) for p in playlists for fmt, policy in p.from_lossy)
+
+
 def held_formats(claims: Mapping[str, Claim], lossy: Collection[str],
                  recipes: Mapping[str, FormatRecipe]) -> dict[str, frozenset[str]]:
     """{track: formats `from_lossy: skip` holds back} of the claimed tracks from lossy audio (`lossy`)."""
@@ -81,5 +87,5 @@ def decide(playlists: Iterable[Playlist], fmt: str, recipe: FormatRecipe, proven
     return Decision(True)
 
 
-__all__ = ["DEFAULT", "POLICIES", "Decision", "decide", "held", "held_formats", "lossless_target", "policy_for",
-           "policy_of"]
+__all__ = ["DEFAULT", "POLICIES", "Decision", "any_skip", "decide", "held", "held_formats", "lossless_target",
+           "policy_for", "policy_of"]
