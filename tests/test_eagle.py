@@ -420,9 +420,12 @@ def test_the_users_item_of_the_same_recording_is_reused_not_imported(
     assert theirs.read_bytes() != ours.read_bytes()
     mine = fake.add_user_item(theirs, name="Ann - Alpha", tags=["favourite"], annotation="my notes")
     fake.add_user_item(_recording(tmp_path / "user" / "beta.wav", seed=2), name="Ann - Beta")  # not a candidate
+    fake.add_user_item(_wav(tmp_path / "user" / "ext.wav"), name="Ann - Alpha (Extended Mix)")  # named otherwise
     wanted = _wanted(ours)
     assert _sync_held(client, ours, wanted) == mine["id"]
     assert fake.calls("item/addFromPath") == []
+    # the keyword answer holds more than the name wants: filtered here, not a scan of the whole library
+    assert all(set(c.query) - {"limit", "offset"} for c in fake.calls("item/list")), fake.calls("item/list")
     item = fake.items[mine["id"]]
     assert item["folders"] == [fake.folder_id("Playlists/Deep House")]
     assert item["tags"] == ["favourite", *OUR_TAGS, identity_tag(KEY, "wav")]

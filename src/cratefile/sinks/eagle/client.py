@@ -196,8 +196,12 @@ class EagleClient(EagleAPI):
     # -- items ---------------------------------------------------------------------------
 
     def search_items(self, filters: dict[str, str], match: Any) -> list[Item]:
-        """Items matching `match`, Eagle asked to filter first (item/list; see EagleAPI._search)."""
-        return self._search(filters, match)
+        """Items matching `match` among those Eagle's item/list gives for `filters` (a keyword
+        matches more than `match` wants, so a mismatch is not taken for an ignored filter as
+        in EagleAPI._search); the library index instead when this client already has one."""
+        if self._index is not None:
+            return [i for i in self._index.values() if match(i)]
+        return [i for i in self._paged("item/list", filters) if match(i)]
 
     def find_item(
         self,
