@@ -11,7 +11,7 @@ from pathlib import Path
 from cratefile.cli import EXIT_BUSY, EXIT_USAGE
 from cratefile.context import RunContext
 from cratefile.engine.lock import WorkspaceLock
-from cratefile.engine.tasks import make_namespace, plans_everything
+from cratefile.engine.tasks import make_namespace, plans_everything, runs_tasks
 from cratefile.errors import ManifestError, WorkspaceBusy
 from cratefile.manifest import load_manifest
 
@@ -26,4 +26,5 @@ except WorkspaceBusy:
     print(f"busy: another cratefile run holds {_manifest.root} ({_holder}); wait for it to "
           "finish, or run cratefile --wait SECONDS", file=sys.stderr)
     sys.exit(EXIT_BUSY)
-globals().update(make_namespace(RunContext(_manifest), full=plans_everything(sys.argv[1:])))
+globals().update(make_namespace(RunContext(_manifest), full=plans_everything(sys.argv[1:]),
+                                runs=runs_tasks(sys.argv[1:])))

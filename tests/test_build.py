@@ -370,3 +370,40 @@ def test_one_task_can_be_asked_for_by_name(workspace: Workspace) -> None:
     assert target.exists()
     rc, out, err = workspace.run("no-such:task")
     assert rc == 2 and "no-such:task" in out + err
+
+
+def test_a_first_build_converts_each_track_as_soon_as_it_is_analyzed(workspace: Workspace) -> None:
+    """Files appear as tracks finish: the first library file is written before the last
+    download of the run ends (doit alone would download every track before converting any)."""
+    n = 8
+    for i in range(n):
+        make_track(workspace.music / f"{i:02d} t.wav", bpm=100 + 5 * i, seconds=4, title=f"Song {i}",
+                   artist="Artist", seed=i)
+    workspace.manifest(MANIFEST.format(formats="[wav]"))
+    rc, out, err = workspace.run("-n", "2")
+    assert rc == 0, out + err
+    sidecars = sorted((workspace.root / "cache" / "audio").glob("*.json"), key=lambda p: p.stat().st_mtime_ns)
+    files = sorted((workspace.root / "library" / "wav").glob("*.wav"), key=lambda p: p.stat().st_mtime_ns)
+    assert len(sidecars) == n and len(files) == n
+    first_file = files[0].stat().st_mtime_ns
+    downloaded_after = [p for p in sidecars if p.stat().st_mtime_ns > first_file]
+    assert len(downloaded_after) >= n // 2, "downloads should not all come before the first conversion"
+
+
+def test_tracks_named_as_they_finish_keep_their_names(workspace: Workspace) -> None:
+    """Two new tracks that want one name: each gets its own, and a rerun keeps both (no rebuild)."""
+    for i in range(2):
+        make_track(workspace.music / f"{i} twin.wav", bpm=120 + 10 * i, seconds=4, title="Twin", artist="Same",
+                   seed=i)
+    workspace.manifest(MANIFEST.format(formats="[wav]"))
+    rc, out, err = workspace.run("-n", "2")
+    assert rc == 0, out + err
+    names = sorted(p.name for p in (workspace.root / "library" / "wav").iterdir())
+    assert len(names) == 2 and len({n.casefold() for n in names}) == 2
+    assert all(n.startswith("Same - Twin") for n in names)
+    m3u = (workspace.root / "library" / "playlists" / "Crate One" / "Crate One (wav).m3u8").read_text()
+    assert sorted(line.removeprefix("wav/") for line in m3u.splitlines() if not line.startswith("#")) == names
+    rc, out, err = workspace.run()
+    assert rc == 0, out + err
+    assert _executed(workspace) == 0
+    assert sorted(p.name for p in (workspace.root / "library" / "wav").iterdir()) == names

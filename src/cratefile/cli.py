@@ -398,12 +398,12 @@ def _run_doit(manifest: Manifest, opts: argparse.Namespace, rest: list[str], rep
     from doit.doit_cmd import DoitMain
 
     from cratefile.context import RunContext
-    from cratefile.engine.tasks import make_namespace, plans_everything
+    from cratefile.engine.tasks import make_namespace, plans_everything, runs_tasks
 
     ctx = ctx or RunContext(manifest, refresh=opts.refresh, retry_failed=opts.retry_failed,
                             accept_shrink=opts.accept_shrink, rematch=opts.rematch)
     manifest.cache.mkdir(parents=True, exist_ok=True)
-    namespace = make_namespace(ctx, reporter, full=plans_everything(rest))
+    namespace = make_namespace(ctx, reporter, full=plans_everything(rest), runs=runs_tasks(rest))
     main = DoitMain(ModuleTaskLoader(namespace))
     try:
         return main.run(rest) or 0

@@ -314,6 +314,19 @@ def assign_names(
     return {key: chosen[key] for key in wanted}
 
 
+def assign_one(key: str, stem: str, taken: Mapping[str, str], *, max_bytes: int = NamingRule.max_length) -> str:
+    """A name for one track named while others are being built (engine/fastpath.py names a
+    track once its download ends): its stem when no other track holds it, else its first free
+    suffixed candidate. `taken` maps the folded names other tracks hold to their keys. Unlike
+    assign_names this depends on which of two tracks wanting one stem came first; the names it
+    gives are kept by assign_names afterwards (rule 1), so they never change later."""
+    plain = safe_component(stem, max_bytes)
+    for name in _candidates(key, plain, max_bytes):
+        if taken.get(fold(name), key) == key:
+            return name
+    raise AssertionError("unreachable: _candidates never ends")
+
+
 def keeps_name(key: str, stem: str, name: str, max_bytes: int) -> bool:
     """Whether a track whose template gives `stem` keeps `name` when it had it (rule 1 of
     assign_names, when no other track had that name)."""

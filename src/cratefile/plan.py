@@ -7,6 +7,7 @@ and which recipe digests make them stale. Tested by comparing dicts.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -33,6 +34,7 @@ class Steps:
     download_current: Callable[..., bool]
     analyze: Callable[..., Any]
     convert: Callable[..., Any]
+    convert_late: Callable[..., Any]  # convert, for a track named once its download ends
 
 
 # Bump when the tags a convert task writes change shape: every file is rewritten.
@@ -113,6 +115,7 @@ def download_tasks(ctx: RunContext, steps: Steps, wanted: Mapping[str, Claim], f
                    now: float) -> Iterator[dict[str, Any]]:
     for key, claim in active(ctx, wanted, failures, now):
         yield {
+            "basename": "download",  # the creator runs under whichever of its names doit needs first
             "name": stem_of(key),
             "doc": f"{key} {claim.ref.title or claim.ref.url}",
             "actions": [(steps.download, [ctx, _ref_data(claim.ref), claim.kind])],
@@ -176,27 +179,49 @@ def convert_digest(format_digest: str, name: str, claim: Claim) -> str:
 
 
 def convert_tasks(ctx: RunContext, steps: Steps, wanted: Mapping[str, Claim], names: Mapping[str, str],
-                  failures: Mapping[str, Failure], now: float) -> Iterator[dict[str, Any]]:
+                  failures: Mapping[str, Failure], now: float,
+                  name_late: Callable[[str], str] | None = None) -> Iterator[dict[str, Any]]:
+    """Each track in each of its formats. A track without a name yet (not downloaded, or
+    downloaded again) gets tasks that name it when they start, if `name_late` is given
+    (engine/fastpath.py), so its conversions can follow its own download and analysis
+    instead of waiting for every download of the run; without it, such a track has none."""
     layout = ctx.layout
     manifest = ctx.manifest
     recipe_digests = {fmt: recipe.digest for fmt, recipe in manifest.formats.items()}  # once, not per task
     for key, claim in active(ctx, wanted, failures, now):
         name = names.get(key)
-        if name is None:
+        if name is None and name_late is None:
             continue
         album, grouping, notation = tag_context(claim)
         for fmt in claim.formats:
+            common = {
+                "basename": "convert",
+                "name": f"{stem_of(key)}:{fmt}",
+                "task_dep": [f"analyze:{stem_of(key)}"],
+                "clean": True,
+                **_quiet(),
+            }
+            if name is None:
+                # no target, so it always runs: the track is downloaded in this very run
+                digest_of = functools.partial(_named_digest, recipe_digests[fmt], claim)
+                yield {
+                    **common,
+                    "doc": f"{fmt}: {key}, named once downloaded",
+                    "actions": [(steps.convert_late, [ctx, key, fmt, name_late, album, grouping, notation, digest_of])],
+                }
+                continue
             recipe = manifest.formats[fmt]
             dst = layout.output(fmt, name, recipe.extension)
             recipe_digest = convert_digest(recipe_digests[fmt], name, claim)
             yield {
-                "name": f"{stem_of(key)}:{fmt}",
+                **common,
                 "doc": f"{fmt}: {dst.name}",
                 "actions": [(steps.convert, [ctx, key, fmt, str(dst), album, grouping, notation, recipe_digest])],
-                "task_dep": [f"analyze:{stem_of(key)}"],
                 "targets": [str(dst)],
                 # what the file was made of is in the catalog, not in doit's DB (engine/freshness.py)
                 "uptodate": [(output_current, [ctx, key, fmt, str(dst), recipe_digest])],
-                "clean": True,
-                **_quiet(),
             }
+
+
+def _named_digest(format_digest: str, claim: Claim, name: str) -> str:
+    return convert_digest(format_digest, name, claim)

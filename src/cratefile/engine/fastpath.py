@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import threading
 from collections.abc import Collection, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -44,7 +45,7 @@ from cratefile.atomic import read_json
 from cratefile.catalog.sqlite import Failure
 from cratefile.context import RunContext
 from cratefile.freshness import analysis_current, output_matches
-from cratefile.naming import assign_names, keeps_name, render_name
+from cratefile.naming import assign_names, assign_one, fold, keeps_name, render_name
 from cratefile.records import Claim, Sidecar, digest, stem_of
 from cratefile.stages.download import audio_path
 
@@ -99,6 +100,10 @@ class Planner:
     proven: int = 0  # tracks the selection proved clean (no stamp yet, or a stale one)
     _names: dict[str, str] | None = None
     _groups: dict[tuple[str, ...], _Group] = field(default_factory=dict)
+    stale_downloads: set[str] = field(default_factory=set)  # unproven because their download is not current
+    _late: dict[str, str] = field(default_factory=dict)  # names given as downloads ended (name_late)
+    _taken: dict[str, str] | None = None  # folded name -> key, of every named track (name_late)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
 
     # -- selection (after the fetch tasks ran) ------------------------------------------------
 
@@ -159,10 +164,38 @@ class Planner:
             track.plain = wanted[key] = _plain(manifest.naming, sidecar, track.claim, key)
         for (key, _fmt), row in sorted(self.rows.items()):
             previous.setdefault(key, Path(row["path"]).stem)  # as Catalog.file_stems
+        previous.update(self._late)  # files this run made under names given as it went
         self._names = assign_names(wanted, previous, max_bytes=manifest.naming.max_length, settled=settled)
         for key, name in self._names.items():
             self.tracks[key].name = name
         return self._names
+
+    def known_names(self) -> dict[str, str]:
+        """The names that can be given before any download of this run: those of the downloaded
+        tracks whose download stays as it is (a track downloaded again may get a new title)."""
+        return {k: n for k, n in self.names().items() if k not in self.stale_downloads}
+
+    def name_late(self, key: str) -> str:
+        """The file stem of a track downloaded in this run, given when its first conversion
+        starts (so its files appear as it finishes, not once every download ended): its
+        template's stem, unique among the names every other track holds (naming.assign_one).
+        Called from the convert tasks' threads; the same name for each format of a track."""
+        with self._lock:
+            name = self._late.get(key)
+            if name is not None:
+                return name
+            if self._taken is None:
+                self._taken = {fold(n): k for k, n in self.names().items() if k not in self.stale_downloads}
+            track = self.tracks[key]
+            sidecar = Sidecar.from_json(read_json(self.ctx.layout.sidecar(key)))
+            if sidecar is None:
+                raise LookupError(f"{key}: no download to name")
+            naming = self.ctx.manifest.naming
+            track.plain = _plain(naming, sidecar, track.claim, key)
+            name = assign_one(key, track.plain, self._taken, max_bytes=naming.max_length)
+            self._taken[fold(name)] = key
+            self._late[key] = track.name = name
+            return name
 
     def built(self) -> frozenset[str]:
         """Library files that exist now (asked after the convert tasks ran)."""
@@ -221,6 +254,7 @@ class Planner:
     def _proves(self, key: str, track: _Track, sidecar: Sidecar, name: str, lib: str) -> bool:
         ctx, layout, claim = self.ctx, self.ctx.layout, track.claim
         if not self.steps.download_current(ctx, key, claim.kind):
+            self.stale_downloads.add(key)
             return False
         options = claim.playlists[0].analysis
         if not analysis_current(ctx, key, options, self.algo):

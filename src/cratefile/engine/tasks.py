@@ -18,11 +18,12 @@ from doit import create_after
 from cratefile import plan
 from cratefile.catalog.sqlite import Catalog, Failure
 from cratefile.context import RunContext
+from cratefile.engine import dispatch
 from cratefile.engine.doitdb import StatChecker
 from cratefile.engine.fastpath import Planner
 from cratefile.layout import Layout
 from cratefile.quality import aliases
-from cratefile.records import Claim, Manifest, Snapshot
+from cratefile.records import TRACK_STAGES, Claim, Manifest, Snapshot
 from cratefile.sinks import SINKS, BuildView
 from cratefile.snapshots import read_snapshot
 from cratefile.stages import analyze, download, fetch, output
@@ -30,7 +31,10 @@ from cratefile.stages.output import RETAGGED
 
 BACKEND_NAME = "cratefile-sqlite"
 _Creator = Callable[[], Iterator[dict[str, Any]]]  # a doit task creator
-CORE_GROUPS = ("fetch", "download", "convert")
+# No "download": doit reaches each track's download through its conversions (every track has
+# one per format), track by track, and its dispatcher (engine/dispatch.py) then finishes a track
+# before starting another. Asked for by name, the download group still builds alone.
+CORE_GROUPS = ("fetch", "convert")
 PLANNER = "fastpath-planner"  # RunContext.shared name of the run's Planner
 
 STEPS = plan.Steps(
@@ -40,6 +44,7 @@ STEPS = plan.Steps(
     download_current=download.sidecar_current,
     analyze=analyze.run_analyze,
     convert=output.run_convert,
+    convert_late=output.run_convert_late,
 )
 
 
@@ -77,6 +82,7 @@ class _Inputs:
         self._claims: dict[str, Claim] | None = None
         self._planner: Planner | None = None
         self._built: frozenset[str] | None = None
+        self._renamed = False
         self.now = time.time()
 
     @property
@@ -113,16 +119,31 @@ class _Inputs:
 
     @property
     def names(self) -> dict[str, str]:
+        """Every downloaded track's file name (asked by the sinks, after the convert tasks ran,
+        which named the tracks this run downloaded)."""
+        if not self._renamed:
+            self._renamed = True
+            return self.planner.names(refresh=True)
         return self.planner.names()
 
     def built(self) -> frozenset[str]:
         """Library files that exist now (asked after the convert tasks ran)."""
         if self._built is None:
+            self.names  # noqa: B018 - named after the downloads first
             self._built = self.planner.built()
         return self._built
 
     def view(self) -> BuildView:
         return BuildView(self.ctx, self.snapshots, self.claims, self.names, self.built())
+
+
+def runs_tasks(argv: Sequence[str]) -> bool:
+    """Whether a doit command line runs tasks (`run`, the default) rather than listing or
+    cleaning them: only then are delayed creators left for doit to call when their turn comes."""
+    from doit.doit_cmd import DoitMain
+
+    words = [w for w in argv if w.startswith("-") or "=" not in w]  # NAME=VALUE: doit variables
+    return not words or words[0] == "run" or words[0] not in {cmd.get_name() for cmd in DoitMain.DOIT_CMDS}
 
 
 def plans_everything(argv: Sequence[str]) -> bool:
@@ -157,9 +178,10 @@ def settle(ctx: RunContext) -> int:
     return planner.settle()
 
 
-def _after(executed: str) -> Callable[[_Creator], _Creator]:
-    """doit's `create_after` (which returns the creator it was given), typed: doit has no types."""
-    decorate: Callable[[_Creator], _Creator] = create_after(executed=executed)
+def _after(executed: str, creates: Sequence[str] | None = None) -> Callable[[_Creator], _Creator]:
+    """doit's `create_after` (which returns the creator it was given), typed: doit has no types.
+    `creates`: the basenames the creator yields besides its own."""
+    decorate: Callable[[_Creator], _Creator] = create_after(executed=executed, creates=list(creates or ()))
     return decorate
 
 
@@ -177,11 +199,13 @@ def _sink_creator(inputs: _Inputs, name: str) -> _Creator:
 
 
 def make_namespace(ctx: RunContext, reporter: Any | None = None, workers: int | None = None, *,
-                   full: bool = False) -> dict[str, Any]:
+                   full: bool = False, runs: bool = True) -> dict[str, Any]:
     """The dict doit's ModuleTaskLoader reads (and that dodo.py exposes as its globals).
 
     `full`: every track gets its tasks (the command line names tasks, or is not a plain run);
-    otherwise only those engine/fastpath.py cannot prove clean."""
+    otherwise only those engine/fastpath.py cannot prove clean. `runs`: the doit command runs
+    tasks (runs_tasks); `list`, `clean`, ... call every creator at once instead."""
+    dispatch.install()
     inputs = _Inputs(ctx, full)
     ctx.manifest.cache.mkdir(parents=True, exist_ok=True)  # doit opens its DB there before any task runs
 
@@ -189,33 +213,32 @@ def make_namespace(ctx: RunContext, reporter: Any | None = None, workers: int | 
         """Enumerate each playlist's source into its snapshot."""
         yield from plan.fetch_tasks(ctx, STEPS)
 
-    @_after("fetch")
+    # the names the track creator makes must be known before it runs (sinks wait for "convert");
+    # doit's other commands then see only those names, so they call it right away instead
+    @_after("fetch", creates=TRACK_STAGES if runs else None)
     def task_download() -> Iterator[dict[str, Any]]:
-        """Download each track once, whatever number of playlists list it; then its BPM and key.
+        """Download each track once, whatever number of playlists list it; then its BPM and key,
+        then each requested format, tagged.
 
-        One creator makes both, so that `analyze:<key>`'s dependency on `download:<key>`
-        resolves even when a single task is asked for (`cratefile convert:<key>:wav`)."""
+        One creator makes all three, so that `analyze:<key>`'s dependency on `download:<key>`
+        resolves even when a single task is asked for (`cratefile convert:<key>:wav`), and so
+        that a track's conversion starts once its own download and analysis are done (with
+        engine/dispatch.py), not once every download of the run is."""
         planner = inputs.planner
         planned, failures = planner.planned(), inputs.failures()
-        yield from plan.download_tasks(ctx, STEPS, planned, failures, inputs.now)
-        yield from plan.analyze_tasks(ctx, STEPS, planned, failures, inputs.now, planner.algo)
-
-    @_after("download")
-    def task_convert() -> Iterator[dict[str, Any]]:
-        """Each track in each requested format, tagged."""
-        planner = inputs.planner
-        names = planner.names(refresh=True)  # the downloads just made may name new tracks
         if ctx.catalog_was_missing and inputs.claims:
             from cratefile.engine.refill import refill_catalog
 
-            refill_catalog(ctx, inputs.snapshots, inputs.claims, names)
+            refill_catalog(ctx, inputs.snapshots, inputs.claims, planner.names())
             ctx.catalog_was_missing = False
-        yield from plan.convert_tasks(ctx, STEPS, planner.planned(), names, inputs.failures(), inputs.now)
+        yield from plan.download_tasks(ctx, STEPS, planned, failures, inputs.now)
+        yield from plan.analyze_tasks(ctx, STEPS, planned, failures, inputs.now, planner.algo)
+        yield from plan.convert_tasks(ctx, STEPS, planned, planner.known_names(), failures, inputs.now,
+                                      planner.name_late)
 
     creators: dict[str, Callable[..., Any]] = {
         "task_fetch": task_fetch,
         "task_download": task_download,
-        "task_convert": task_convert,
         **{f"task_{sink.basename}": _sink_creator(inputs, name) for name, sink in SINKS.items()},
     }
     return {**creators, "DOIT_CONFIG": doit_config(ctx, reporter, workers)}

@@ -13,6 +13,7 @@ playlist listing the track, a new key notation or file name cost a copy, not an 
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -69,6 +70,24 @@ def track_tags(layout_audio: Path, sidecar: Sidecar, analysis: AnalysisResult, *
 @action("convert {0}")
 def run_convert(ctx: RunContext, key: str, fmt: str, dst: str, album: str, grouping: str,
                 notation: str, recipe_digest: str) -> None:
+    _convert(ctx, key, fmt, dst, album, grouping, notation, recipe_digest)
+
+
+@action("convert {0}")
+def run_convert_late(ctx: RunContext, key: str, fmt: str, name_of: Callable[[str], str], album: str,
+                     grouping: str, notation: str, digest_of: Callable[[str], str]) -> None:
+    """run_convert for a track whose file name is known only once its download of this run
+    ended (plan.convert_tasks): `name_of(key)` gives it, `digest_of(name)` its recipe digest."""
+    try:
+        name = name_of(key)
+    except LookupError as exc:
+        raise TrackFailure(Category.CONVERSION_FAILED, "no downloaded audio to convert") from exc
+    dst = ctx.layout.output(fmt, name, ctx.manifest.formats[fmt].extension)
+    _convert(ctx, key, fmt, str(dst), album, grouping, notation, digest_of(name))
+
+
+def _convert(ctx: RunContext, key: str, fmt: str, dst: str, album: str, grouping: str,
+             notation: str, recipe_digest: str) -> None:
     layout = ctx.layout
     inputs = convert_inputs(layout, key, recipe_digest)  # before reading: what this file is made of
     audio = audio_inputs(layout, key, ctx.manifest.formats[fmt])
