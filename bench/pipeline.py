@@ -1,13 +1,20 @@
 """Per-track CPU seconds of the pipeline on a 5-minute generated track, next to ffmpeg alone.
 
     python bench/pipeline.py [--seconds 300]
+    python bench/pipeline.py --batch 8 [--seconds 60] [--repeat 2]
 
-Runs, in a temporary workspace:
+Single-track mode runs, in a temporary workspace:
   1. `cratefile` building one track into wav, aiff and m4a (a fresh process: includes the
      analysis worker's start-up and librosa import),
   2. the same track's stages in this process, warm: source read, analysis, each conversion,
   3. ffmpeg alone doing the same three conversions (the floor).
-CPU = user + system of this process and its children.
+CPU = user + system of this process and its children. The ratio to meet: the warm stages
+(download, analysis, conversions with tags) over ffmpeg alone plus the analysis (<= 1.1x).
+
+Batch mode builds --batch tracks of --seconds each (320k MP3 sources, wav + aiff + m4a) from
+scratch with `cratefile -n 1` and with `cratefile -n 2`, each in a fresh workspace, --repeat
+times alternating, and prints the wall-time speed-up of -n 2 (target >= 1.8x on 2 cores: a
+CPU-bound batch, so only a quiet machine shows it).
 """
 
 from __future__ import annotations
@@ -24,6 +31,10 @@ from pathlib import Path
 from cratefile.proc import ffmpeg_exe, run
 from cratefile.synth import render
 
+FFMPEG_ALONE = (("wav", ["-c:a", "pcm_s16le", "-ar", "44100", "-ac", "2"]),
+                ("aiff", ["-c:a", "pcm_s16be", "-ar", "44100", "-ac", "2"]),
+                ("m4a", ["-c:a", "aac", "-b:a", "256k", "-aac_coder", "fast", "-ar", "44100", "-ac", "2"]))
+
 
 def cpu() -> float:
     s, c = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -38,10 +49,63 @@ def measure(label: str, fn) -> float:  # type: ignore[no-untyped-def]
     return used
 
 
+def batch(count: int, seconds: float, repeat: int) -> int:
+    print(f"{count} tracks of {seconds:.0f} s (320k MP3 sources) -> wav, aiff, m4a, first build")
+    with tempfile.TemporaryDirectory() as tmp:
+        music = Path(tmp) / "music"
+        music.mkdir()
+        for i in range(count):
+            wav = music / f"src{i}.wav"
+            render(wav, bpm=110 + 3 * i, key="Am", seconds=seconds, style="four_on_floor_breakdown", seed=i)
+            run([ffmpeg_exe(), "-nostdin", "-y", "-loglevel", "error", "-i", str(wav), "-b:a", "320k",
+                 "-metadata", f"title=Track {i}", "-metadata", "artist=Bench", str(music / f"Bench - Track {i}.mp3")])
+            wav.unlink()
+        walls: dict[int, list[float]] = {1: [], 2: []}
+        cpus: dict[int, list[float]] = {1: [], 2: []}
+        for r in range(repeat):
+            for n in (1, 2):
+                ws = Path(tmp) / f"ws-{n}-{r}"
+                ws.mkdir()
+                (ws / "playlists.yaml").write_text(
+                    f"playlists:\n  - {{name: Bench, folder: {music}, formats: [wav, aiff, m4a]}}\n")
+                c0, t0 = cpu(), time.perf_counter()
+                subprocess.run([sys.executable, "-m", "cratefile.cli", "-n", str(n)], cwd=ws, check=True,
+                               stdout=subprocess.DEVNULL)
+                walls[n].append(time.perf_counter() - t0)
+                cpus[n].append(cpu() - c0)
+                print(f"  run {r + 1}, -n {n}: {walls[n][-1]:7.2f} s wall {cpus[n][-1]:7.2f} s CPU")
+        from cratefile.analysis import analyze_file
+        from cratefile.records import AnalysisOptions
+
+        sources = sorted(music.glob("*.mp3"))
+        analyze_file(sources[0], AnalysisOptions())  # warm up the JIT
+        c0 = cpu()
+        for src in sources:  # the floor: ffmpeg alone for the same conversions, and the analysis
+            analyze_file(src, AnalysisOptions())
+            for fmt, extra in FFMPEG_ALONE:
+                run([ffmpeg_exe(), "-nostdin", "-y", "-loglevel", "error", "-i", str(src), *extra,
+                     str(Path(tmp) / f"floor.{fmt}")])
+        floor = (cpu() - c0) / count
+        w1, w2 = min(walls[1]), min(walls[2])
+        per_track = min(cpus[1]) / count
+        print("summary (best of the runs):")
+        print(f"  -n 1 {w1:7.2f} s wall, {per_track:5.2f} s CPU per track")
+        print(f"  -n 2 {w2:7.2f} s wall, {min(cpus[2]) / count:5.2f} s CPU per track")
+        print(f"  ffmpeg alone + analysis: {floor:5.2f} s CPU per track")
+        print(f"  cratefile per track / (ffmpeg alone + analysis), -n 1: {per_track / floor:.2f}x (target <= 1.1x)")
+        print(f"  speed-up of -n 2 over -n 1: {w1 / w2:.2f}x (target >= 1.8x)")
+    return 0
+
+
 def main() -> int:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--seconds", type=float, default=300.0)
+    ap.add_argument("--seconds", type=float, default=None, help="track length (300 s; 60 s in batch mode)")
+    ap.add_argument("--batch", type=int, default=0, help="build this many tracks with -n 1 and -n 2")
+    ap.add_argument("--repeat", type=int, default=2)
     args = ap.parse_args()
+    if args.batch:
+        return batch(args.batch, args.seconds or 60.0, args.repeat)
+    args.seconds = args.seconds or 300.0
     with tempfile.TemporaryDirectory() as tmp:
         ws = Path(tmp)
         (ws / "music").mkdir()
@@ -70,9 +134,10 @@ def main() -> int:
         ref = enumerate_folder(ws / "music")[0]
         stage_total = measure("download (read local source)", lambda: prepare(ref, ws))
         analyze_file(mp3, AnalysisOptions())  # warm up the JIT
-        stage_total += measure("analyze (warm)", lambda: analyze_file(mp3, AnalysisOptions()))
+        analysis = measure("analyze (warm)", lambda: analyze_file(mp3, AnalysisOptions()))
+        stage_total += analysis
         out = ws / "out"
-        tags = TrackTags(title="Track", artist="Bench", bpm=126.0, key="8A")
+        tags = TrackTags(title="Track", artist="Bench", bpm=126.0, musical_key="8A")
         for fmt in ("wav", "aiff", "m4a"):
             spec = recipes["formats"][fmt]
             recipe = FormatRecipe(name=fmt, **{**spec, "args": tuple(spec.get("args", ()))})
@@ -81,9 +146,7 @@ def main() -> int:
 
         print("ffmpeg alone, same conversions:")
         floor = 0.0
-        for fmt, extra in (("wav", ["-c:a", "pcm_s16le", "-ar", "44100", "-ac", "2"]),
-                           ("aiff", ["-c:a", "pcm_s16be", "-ar", "44100", "-ac", "2"]),
-                           ("m4a", ["-c:a", "aac", "-b:a", "256k", "-aac_coder", "fast", "-ar", "44100", "-ac", "2"])):
+        for fmt, extra in FFMPEG_ALONE:
             floor += measure(f"ffmpeg {fmt}", lambda e=extra, f=fmt: run(
                 [ffmpeg_exe(), "-nostdin", "-y", "-loglevel", "error", "-i", str(mp3), *e, str(out / f"f.{f}")]))
 
@@ -92,6 +155,9 @@ def main() -> int:
         print(f"  cratefile stages (warm worker)      {stage_total:7.2f}")
         print(f"  ffmpeg alone                        {floor:7.2f}")
         print(f"  overhead of stages over ffmpeg      {stage_total - floor:7.2f}  ({stage_total / floor:.2f}x)")
+        print(f"  ffmpeg alone + analysis             {floor + analysis:7.2f}")
+        print(f"  stages / (ffmpeg + analysis)        {stage_total / (floor + analysis):7.2f}x  (target <= 1.1x)")
+        print(f"  whole run / (ffmpeg + analysis)     {full / (floor + analysis):7.2f}x")
     return 0
 
 
