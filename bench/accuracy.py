@@ -10,10 +10,12 @@ drumless breakdown, every note a few cents off on top of a track detuning up to 
 third of the tracks are modal loops that never cadence (dorian, mixolydian, phrygian, aeolian
 vamps; the key named is the tonic, the mode's third deciding major or minor); minor cadences
 use the harmonic-minor V. Each track is a WAV, an MP3 (LAME 192k) or an AAC (ffmpeg's aac,
-160k, .m4a) in turn. The classic set (`--set classic`) is cratefile.synth's styles.
+160k, .m4a) in turn. The classic set (`--set classic`) is cratefile.synth's styles; the tempo
+edges (`--set edges`) are its half-time and breakbeat loops at 70-90 BPM and its
+four-on-the-floor, breakbeat and two-step at 160-180 (`--seed` varies them too).
 
-    python bench/accuracy.py [--set hard|classic|both] [--quick] [--seconds 30] [--workdir DIR]
-                             [--no-baselines] [--range MIN MAX] [-v]
+    python bench/accuracy.py [--set hard|classic|edges|both|all] [--quick] [--seed 7000]
+                             [--seconds 30] [--workdir DIR] [--no-baselines] [--range MIN MAX] [-v]
 
 Baselines (the `bench` extra: `pip install -e '.[bench]'`): Essentia RhythmExtractor2013
 (multifeature) raw and folded to [88, 176), KeyExtractor with the bgate and edma profiles
@@ -22,8 +24,9 @@ Baselines (the `bench` extra: `pip install -e '.[bench]'`): Essentia RhythmExtra
 deterministic on the same files); without it everything is measured in this run.
 
 Prints, per style, mode, condition and major/minor: tempo Acc1 (within 4 %), Acc2 (also x2,
-x1/2, x3, x1/3), the share within 0.5 BPM, key exact and MIREX-weighted scores, and CPU seconds
-per minute of audio. --quick: 4 tracks per style (about a minute on one core).
+x1/2, x3, x1/3), the share within 0.5 BPM, key exact and MIREX-weighted scores, our key exact
+per key_confidence bin (calibration), and CPU seconds per minute of audio. --quick: 4 tracks
+per style (about a minute on one core).
 """
 
 from __future__ import annotations
@@ -86,6 +89,34 @@ def labelled_set(quick: bool) -> list[Case]:
             cents = float((index * 37) % 61 - 30) if index % 3 == 1 else 0.0
             name = f"{index:03d}_{key.replace('#', 's')}_{bpm:g}_{style}_{condition.replace('+', '_')}_d{cents:+g}"
             cases.append(Case(name, bpm, key, style, condition, seed=index, cents=cents))
+    return cases
+
+
+# The tempo edges: cratefile.synth's drums at the tempi the other sets leave out. Its half-time
+# and breakbeat loops at 70-90 BPM (a bass line in dotted 8ths: their pulse at 4/3 or 2/3 of the
+# tempo is strong) and four-on-the-floor, breakbeat and two-step at 160-180 (is it 85 or 170?).
+EDGE_STYLES: dict[str, tuple[float, float]] = {
+    "halftime": (70.0, 90.0),
+    "breakbeat": (70.0, 90.0),
+    "dnb": (160.0, 180.0),
+    "four_on_floor": (160.0, 180.0),
+    "breakbeat_fast": (160.0, 180.0),
+}
+
+
+def edge_set(quick: bool, seed: int = 7000) -> list[Case]:
+    """8 tracks per style (40), 2 with --quick; WAV and MP3 in turn, every note in tune."""
+    cases = []
+    keys = list(MAJOR_NAMES) + list(MINOR_NAMES)
+    for si, (style, (lo, hi)) in enumerate(EDGE_STYLES.items()):
+        for j in range(2 if quick else 8):
+            index = si * 100 + j
+            rng = np.random.default_rng(seed + 50_000 + index)
+            bpm = round(float(rng.uniform(lo, hi)), 1)
+            key = keys[int(rng.integers(24))]
+            condition = ("clean", "mp3")[j % 2]
+            name = f"e{seed}-{index:03d}_{style}_{bpm:g}_{key.replace('#', 's')}_{condition}"
+            cases.append(Case(name, bpm, key, style.removesuffix("_fast"), condition, seed + index, 0.0))
     return cases
 
 
@@ -506,6 +537,7 @@ class Row:
     truth_bpm: float
     truth_key: Key
     groups: tuple[str, ...]  # 'all', the style, the mode, the condition
+    key_confidence: float | None = None
 
 
 def _metrics(rows: list[Row]) -> dict[str, float]:
@@ -545,6 +577,20 @@ def report(results: dict[str, list[Row]], groups: list[str]) -> None:
             cells.append(f"{met.get('exact', 0):7.1f} {met.get('mirex', 0):6.3f}  ")
         n = sum(g in r.groups for r in results[key_names[0]])
         print(f"{g + f' ({n})':22s}" + "".join(f"{c:>17s}" for c in cells))
+
+
+CONFIDENCE_BINS = (0.0, 0.5, 0.7, 0.8, 0.9, 0.95, 1.0)
+
+
+def calibration(rows: list[Row]) -> None:
+    """Our key exact per key_confidence bin: an honest confidence is about as often right as it says."""
+    print("\nKEY CONFIDENCE (ours): tracks and key exact per confidence bin")
+    for lo, hi in zip(CONFIDENCE_BINS, CONFIDENCE_BINS[1:], strict=False):
+        inside = [r for r in rows if r.key_confidence is not None
+                  and lo <= r.key_confidence < (hi if hi < 1.0 else 1.01)]
+        right = sum(r.key == r.truth_key for r in inside)
+        share = f"{100.0 * right / len(inside):6.1f} %" if inside else "     -  "
+        print(f"  [{lo:.2f}, {hi:.2f}{']' if hi >= 1.0 else ')'}  {len(inside):4d} tracks  {share}")
 
 
 # --- librosa's default recipe -------------------------------------------------------------
@@ -599,8 +645,9 @@ def _cached(cache: dict[str, dict[str, object]], name: str, fn: object, path: Pa
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--set", choices=("hard", "classic", "both"), default="hard",
-                        help="the hard set (default), the classic synthetic set, or both")
+    parser.add_argument("--set", choices=("hard", "classic", "edges", "both", "all"), default="hard",
+                        help="the hard set (default), the classic synthetic set, the tempo edges, both hard and "
+                             "classic, or all three")
     parser.add_argument("--quick", action="store_true", help="a small subset (24 hard, 48 classic)")
     parser.add_argument("--seed", type=int, default=7000,
                         help="the hard set's seed: 7000 is the set the octave weights were fitted on, any other "
@@ -622,14 +669,18 @@ def main(argv: list[str] | None = None) -> int:
         workdir.mkdir(parents=True, exist_ok=True)
     t0 = time.monotonic()
     tracks: list[tuple[str, float, str, tuple[str, ...], Path]] = []  # name, bpm, key, groups, file
-    if args.set in ("hard", "both"):
+    if args.set in ("hard", "both", "all"):
         for hc in hard_set(args.quick, args.seed):
             groups = ("all", "hard", hc.style, "mode " + hc.mode, "modal loop" if hc.modal else "cadencing",
                       hc.condition, "minor" if parse_key(hc.key).minor else "major")
             tracks.append((hc.name, hc.bpm, hc.key, groups, build_hard(hc, args.seconds, workdir)))
-    if args.set in ("classic", "both"):
+    if args.set in ("classic", "both", "all"):
         for c in labelled_set(args.quick):
             groups = ("all", "classic", "c:" + c.style.split("_")[0], c.condition)
+            tracks.append((c.name, c.bpm, c.key, groups, build(c, args.seconds, workdir)))
+    if args.set in ("edges", "all"):
+        for c in edge_set(args.quick, args.seed):
+            groups = ("all", "edges", f"e:{c.style} {'slow' if c.bpm < 110 else 'fast'}", c.condition)
             tracks.append((c.name, c.bpm, c.key, groups, build(c, args.seconds, workdir)))
     print(f"{len(tracks)} tracks of {args.seconds:g} s ready in {time.monotonic() - t0:.1f} s ({workdir})")
 
@@ -652,7 +703,7 @@ def main(argv: list[str] | None = None) -> int:
         cpu["cratefile"] += cpu_now() - start
         audio_s += len(samples) / ANALYSIS_SR
         est = parse_key(res["key"])
-        results["cratefile"].append(Row(res["bpm"], est, bpm, truth, groups))
+        results["cratefile"].append(Row(res["bpm"], est, bpm, truth, groups, res["key_confidence"]))
         if abs(res["bpm"] - bpm) > 0.5 or est != truth:
             misses.append(f"  {name}: bpm {res['bpm']} (conf {res['bpm_confidence']}, alt {res.get('bpm_alt')}), "
                           f"key {res['key']} (conf {res['key_confidence']})")
@@ -676,11 +727,12 @@ def main(argv: list[str] | None = None) -> int:
         cache_file.write_text(json.dumps(cache))
     if tmp is not None:
         tmp.cleanup()
-    names = ["all", "hard", "classic"]
+    names = ["all", "hard", "classic", "edges"]
     seen: list[str] = []
     for *_, groups, _ in tracks:
         seen += [g for g in groups if g not in seen and g not in names]
     report(results, [g for g in names if any(g in t[3] for t in tracks)] + seen)
+    calibration(results["cratefile"])
     minutes = audio_s / 60.0
     print("\nCPU s per minute of audio (this process + ffmpeg; baselines answered from the cache cost ~0): "
           + ", ".join(f"{m} {c / max(minutes, 1e-9):.3f}" for m, c in cpu.items()))

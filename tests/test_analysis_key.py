@@ -1,5 +1,6 @@
-"""Key detection beyond the profile correlation: the chords decide between keys that share a
-scale (a minor key and the major a tone below it, a key and its relative)."""
+"""Key detection beyond the profile correlation: the chords, and the chord that starts each
+phrase, decide between keys that share a scale (a minor key and the major a tone below it, a
+key and its relative); the confidence says how often such an answer is right."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import numpy as np
 import pytest
 
 from cratefile.analysis import analyze_signal, parse_key
-from cratefile.analysis.keyfind import TRIADS, chord_histogram, key_from_chroma
+from cratefile.analysis.keyfind import TRIADS, chord_histogram, key_from_chroma, phrase_histogram
 from cratefile.records import AnalysisOptions
 
 SR = 11025
@@ -82,3 +83,40 @@ def test_chords_decide_between_keys_that_share_a_scale() -> None:
     chords = np.zeros(24)
     chords[EB], chords[BB], chords[12 + F] = 1.0, 0.6, 0.3
     assert key_from_chroma(chroma, chords=chords).key == parse_key("Eb")
+
+
+def test_an_aeolian_vamp_is_its_minor_tonic() -> None:
+    # F minor i - VII - VI - VII never cadences and sounds Eb major twice as long as F minor:
+    # the profile and the chord counts say Eb, the chord that starts every phrase says Fm
+    vamp = [(F, AB, C), (EB, G, BB), (DB, F, AB), (EB, G, BB)]
+    result = analyze_signal(_progression(vamp), SR, AnalysisOptions())
+    assert result["first_beat"] is not None  # the phrases are counted from it
+    assert parse_key(result["key"]) == parse_key("Fm"), result
+    # the same loop started on its VII: the phrases start on Eb, and Eb is what it reads
+    shifted = analyze_signal(_progression(vamp[1:] + vamp[:1]), SR, AnalysisOptions())
+    assert parse_key(shifted["key"]) == parse_key("Eb"), shifted
+
+
+def test_phrase_histogram_reads_the_first_bar_of_each_phrase() -> None:
+    # 2 frames a beat, 16-beat phrases: Fm in the first bar of each, Eb everywhere else
+    times = np.arange(128) * 0.5
+    frames = np.where(((times % 16.0) < 4.0)[:, None], TRIADS[12 + F], TRIADS[EB]) + 0.01
+    hist = phrase_histogram(frames, times, beat=1.0, first_beat=0.0)
+    assert hist[12 + F] == 1.0 and hist[EB] == 0.0
+    # a grid a bar late reads the phrase's second bar
+    late = phrase_histogram(frames, times, beat=1.0, first_beat=4.0)
+    assert late[EB] == 1.0 and late[12 + F] == 0.0
+
+
+def test_confidence_is_a_probability_and_lower_when_the_cues_disagree() -> None:
+    chroma = np.array([0.55, 0.35, 0.15, 0.85, 0.04, 0.75, 0.01, 0.44, 0.48, 0.1, 0.44, 0.04])
+    chords = np.zeros(24)
+    chords[12 + F], chords[EB], chords[C] = 1.0, 0.5, 0.5
+    agree = key_from_chroma(chroma, chords=chords, phrase=chords)
+    phrase_elsewhere = np.zeros(24)
+    phrase_elsewhere[DB] = 1.0
+    disagree = key_from_chroma(chroma, chords=chords, phrase=phrase_elsewhere)
+    assert agree.key == disagree.key == parse_key("Fm")
+    assert 0.0 < disagree.confidence < agree.confidence < 1.0
+    # a chroma no key profile fits (flat: noise) has no key to be sure of
+    assert key_from_chroma(np.ones(12) + 0.01 * np.arange(12)).confidence < 0.1

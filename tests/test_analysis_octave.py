@@ -65,6 +65,11 @@ def test_octave_of_a_backbeat(bpm: float, pattern: dict) -> None:
         (172.0, "dnb"),
         (124.0, "four_on_floor"),  # not 62
         (95.0, "breakbeat"),  # not 190
+        # the bass line in dotted 8ths under these made 4/3 or 2/3 of the tempo win (106.7, 56)
+        (80.0, "halftime"),
+        (84.0, "breakbeat"),
+        (174.0, "four_on_floor"),  # not 87: its 8th notes repeat at 174
+        (168.0, "four_on_floor"),
     ],
 )
 def test_octave_from_the_music(bpm: float, style: str) -> None:

@@ -11,8 +11,9 @@ options' bpm_range: see tempo.py), bpm_alt (the other octave weighed), octave_co
 (0.5..1), bpm_confidence (0..1, the octave's doubt included), first_beat (s, 0.001: the
 first beat at or after 0, the phase of the beat grid first_beat + n * 60 / bpm; None without
 a reliable pulse), key ("Am", "F#m", "Eb": the Camelot-wheel spelling of DJ software),
-camelot ("8A"), openkey ("1m"), key_confidence (margin of the best key's score), duration
-(s), loudness_db (EBU R128 integrated loudness, LUFS), loudness_unit ("LUFS") and algo_version.
+camelot ("8A"), openkey ("1m"), key_confidence (0..1: the calibrated probability that the key
+is right, see keyfind.py), duration (s), loudness_db (EBU R128 integrated loudness, LUFS),
+loudness_unit ("LUFS") and algo_version.
 
 Names are resolved lazily (PEP 562) so that importing this package, or the worker module in a
 fresh process, does not load numpy before the worker has pinned its thread counts.
@@ -25,7 +26,10 @@ from typing import TYPE_CHECKING, Any
 
 # Bump whenever a result for the same file could change: it enters doit's uptodate, so a new
 # version re-analyses (and re-tags) the library.
-ALGO_VERSION = "2026.12-1"  # 12-1: the octave from the music (bpm_alt), keys with bass and sections
+# 12-1: the octave from the music (bpm_alt), keys with bass and sections; 12-2: bars in the
+# period search, the 8ths in the octave, the phrase-start chord in the key, a calibrated
+# key_confidence
+ALGO_VERSION = "2026.12-2"
 
 _EXPORTS = {
     "analyze_file": "cratefile.analysis.track",

@@ -32,7 +32,9 @@ def analyze_samples(samples: Samples, options: AnalysisOptions, loudness_lufs: f
     if peak < SILENCE:
         raise TrackFailure(Category.ANALYSIS_FAILED, "the audio is silent")
     tempo = estimate_tempo(samples, options.bpm_min, options.bpm_max, options.bpm_range_mode)
-    key = estimate_key(samples)
+    # The phrase cue of the key wants the grid: the tempo's beat and first beat.
+    beat = 60.0 / tempo.bpm if tempo.bpm > 0 else None
+    key = estimate_key(samples, beat=beat, first_beat=tempo.first_beat)
     if loudness_lufs is None:
         loudness_lufs = 10.0 * math.log10(max(mean_square, 1e-20)) - 0.691
     return {
