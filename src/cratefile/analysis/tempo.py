@@ -505,10 +505,11 @@ def _lag_correlation(env: np.ndarray, lag: float) -> float:
     lag leaves under half the envelope overlapping."""
     x = env - env.mean()
     n, i = len(x), int(round(lag))
-    energy = float(np.dot(x, x))
+    # einsum, not np.dot: BLAS would wake its thread pool (see onset_envelopes)
+    energy = float(np.einsum("i,i->", x, x))
     if i < 1 or i >= n // 2 or energy <= 0:
         return 0.0
-    return float(np.dot(x[:-i], x[i:])) / energy * n / (n - i)
+    return float(np.einsum("i,i->", x[:-i], x[i:])) / energy * n / (n - i)
 
 
 def slow_parity(beat_env: np.ndarray, period: float, phase: float) -> int:
