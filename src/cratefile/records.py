@@ -264,6 +264,7 @@ class Sidecar:
     tags: Mapping[str, Any] = field(default_factory=dict, hash=False)  # BPM/key the file carries
     size: int | None = None  # local files: what the file was when the sidecar was made
     mtime_ns: int | None = None
+    supplied_by: str | None = None  # "eagle:<item id>": copied from an app's library, not downloaded
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from cratefile.layout import Layout
-from cratefile.records import Claim, Manifest, Snapshot
+from cratefile.records import Claim, Manifest, Sidecar, Snapshot, TrackRef
 
 if TYPE_CHECKING:
     from cratefile.context import RunContext
@@ -112,6 +112,11 @@ class Sink(Protocol):
         """Called before a track is downloaded; raise TrackFailure to skip it this run."""
         ...
 
+    def supply(self, run: RunContext, config: Any, ref: TrackRef, dest: Path) -> Sidecar | None:
+        """Called before a remote track is downloaded: the sidecar of a copy this sink's app
+        already holds (put under `dest`), so that it is not downloaded; None to download it."""
+        ...
+
     def end_of_run(self, run: RunContext) -> None:
         """Called once when the run ends (also after an interrupt)."""
         ...
@@ -134,6 +139,9 @@ class SinkBase:
         return section
 
     def before_download(self, run: RunContext, key: str) -> None:
+        return None
+
+    def supply(self, run: RunContext, config: Any, ref: TrackRef, dest: Path) -> Sidecar | None:
         return None
 
     def end_of_run(self, run: RunContext) -> None:

@@ -3,7 +3,8 @@
 The sidecar (`cache/audio/<stem>.json`, a `records.Sidecar`) is the task's target and is
 written last, so its presence means the audio is complete. The track's source kind does the
 work (yt-dlp for URLs; local files stay where they are and the sidecar points at them);
-every sink's `before_download` hook runs first (Notion's processing lock).
+every sink's `before_download` hook runs first (Notion's processing lock), then a sink may
+supply a copy its app already holds instead of a download (the Eagle sink: sinks/eagle/supply.py).
 
 Each new source file is measured once (cratefile.quality: provenance and fingerprint) before
 its sidecar is written; a download made before that measurement existed is measured on the
@@ -43,10 +44,10 @@ def run_download(ctx: RunContext, ref: dict[str, Any], kind: str) -> None:
     if known is not None and SOURCES[kind].current(ctx, known):  # here only to be measured
         assess(ctx, track.key, audio_path(ctx.layout, known), known.duration)
         return
-    for name, sink in SINKS.items():
-        if ctx.manifest.sink(name) is not None:
-            sink.before_download(ctx, track.key)
-    sidecar = SOURCES[kind].download(ctx, track, dest)
+    sinks = [(sink, config) for name, sink in SINKS.items() if (config := ctx.manifest.sink(name)) is not None]
+    for sink, _config in sinks:
+        sink.before_download(ctx, track.key)
+    sidecar = _supplied(ctx, sinks, track, dest, kind) or SOURCES[kind].download(ctx, track, dest)
     assess(ctx, track.key, audio_path(ctx.layout, sidecar), sidecar.duration)
     write_json(ctx.layout.sidecar(track.key), sidecar.to_json())
     ctx.catalog.upsert_track(
@@ -58,6 +59,20 @@ def run_download(ctx: RunContext, ref: dict[str, Any], kind: str) -> None:
         duration=sidecar.duration,
     )
     ctx.catalog.clear_failure(track.key, "downloaded")
+
+
+def _supplied(ctx: RunContext, sinks: list[tuple[Any, Any]], track: TrackRef, dest: Path, kind: str) -> Sidecar | None:
+    """A copy an app's library already holds (the Eagle sink's `supply`), for a remote track."""
+    if kind == "folder":  # a local file is its own source
+        return None
+    for sink, config in sinks:
+        sidecar: Sidecar | None = sink.supply(ctx, config, track, dest)
+        if sidecar is not None:
+            # in the run's report: which tracks were not downloaded, and where they came from
+            ctx.shared("supplied", lambda: ctx.sink_stats.setdefault("supplied", [])).append(
+                {"key": track.key, "from": sidecar.supplied_by})
+            return sidecar
+    return None
 
 
 def sidecar_current(ctx: RunContext, key: str, kind: str) -> bool:

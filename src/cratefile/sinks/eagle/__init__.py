@@ -9,13 +9,14 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from doit.tools import config_changed
 
 from cratefile.errors import SinkError
 from cratefile.quality.aliases import Published
-from cratefile.records import digest, stem_of
+from cratefile.records import Sidecar, TrackRef, digest, stem_of
 from cratefile.sinks.base import BuildView, SinkBase, quiet
 from cratefile.sinks.eagle.step import run_eagle
 from cratefile.sinks.schema import load_fragment
@@ -49,6 +50,12 @@ class EagleSink(SinkBase):
             formats=reader.formats(("eagle", "formats"), defaults.formats),
             folder=folder,
         )
+
+    def supply(self, run: Any, config: EagleConfig, ref: TrackRef, dest: Path) -> Sidecar | None:
+        """A copy the user's Eagle library holds of a track about to be downloaded (supply.py)."""
+        from cratefile.sinks.eagle.supply import supply
+
+        return supply(run, config, ref, dest)
 
     def check(self, manifest: Any, config: EagleConfig) -> str:
         """`cratefile check`: Eagle answers at its API URL (one request)."""

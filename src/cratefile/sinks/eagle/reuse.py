@@ -56,7 +56,8 @@ def names_agree(name: str, title: str | None, artist: str | None) -> bool:
     return folded in forms
 
 
-def _theirs(item: Item) -> bool:
+def theirs(item: Item) -> bool:
+    """The item is one cratefile imported (it carries an identity tag)."""
     from cratefile.sinks.eagle.client import IDENTITY_PREFIX
 
     return any(t.startswith(IDENTITY_PREFIX) for t in tags_of(item))
@@ -102,7 +103,7 @@ def held_item(client: EagleClient, wanted: Wanted) -> Item | None:
     ext = wanted.ext.lower().lstrip(".")
     hits = client.search_items({"keyword": wanted.title, "ext": ext},
                                lambda i: names_agree(str(i.get("name") or ""), wanted.title, wanted.artist))
-    candidates = [i for i in hits if not i.get("isDeleted") and ext_matches(i, ext) and not _theirs(i)]
+    candidates = [i for i in hits if not i.get("isDeleted") and ext_matches(i, ext) and not theirs(i)]
     if not candidates:
         return None
     library = client.library()
@@ -115,4 +116,4 @@ def held_item(client: EagleClient, wanted: Wanted) -> Item | None:
     return None
 
 
-__all__ = ["Wanted", "held_item", "names_agree", "proves", "same_recording"]
+__all__ = ["Wanted", "held_item", "names_agree", "proves", "same_recording", "theirs"]
