@@ -120,3 +120,14 @@ def test_confidence_is_a_probability_and_lower_when_the_cues_disagree() -> None:
     assert 0.0 < disagree.confidence < agree.confidence < 1.0
     # a chroma no key profile fits (flat: noise) has no key to be sure of
     assert key_from_chroma(np.ones(12) + 0.01 * np.arange(12)).confidence < 0.1
+
+
+def test_the_bass_names_a_seventh_chord() -> None:
+    # F-Ab-C-Eb holds both F minor and Ab major: the note in the bass says which it is
+    fm7 = np.zeros((20, 12))
+    fm7[:, [F, AB, C, EB]] = 1.0
+    bass_on = np.zeros((20, 12))
+    bass_on[:, F] = 1.0
+    assert chord_histogram(fm7, bass_on).argmax() == 12 + F
+    bass_on[:, F], bass_on[:, AB] = 0.0, 1.0
+    assert chord_histogram(fm7, bass_on).argmax() == AB

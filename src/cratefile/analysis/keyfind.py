@@ -7,7 +7,9 @@ The correlation knows the scale, not which of its chords is home: a minor loop a
 key a tone below it (Fm and Eb: an aeolian i - VII - VI - VII vamp sounds its VII twice as
 long as its i), or a key and its relative, share most notes. So the keys within CHORD_WINDOW
 of the best correlation are weighed by the chords too: every frame's chroma (smoothed over
-CHORD_SMOOTH frames, ~1.9 s) is named by its best-matching triad, and a key gains
+CHORD_SMOOTH frames, ~1.9 s) is named by its best-matching triad, its root helped by the
+bass (BASS_WEIGHT: a seventh chord holds two triads, the bass says which is the chord), and a
+key gains
 CHORD_WEIGHT times how often its tonic triad sounds (relative to the most frequent triad),
 DOMINANT_WEIGHT times how often the major triad on its fifth does (the cadence), and, with
 the beat grid, PHRASE_WEIGHT times how often its tonic triad is the chord of the first bar of
@@ -17,8 +19,9 @@ not start on the grid's first beat (a pickup bar, a beat grid half a bar off) lo
 cue, and the other cues then disagree with it: the confidence shows it.
 
 The confidence is a probability (0..1) that the key is right, from the margin between the
-best and the second best score and whether the profile's and the phrase's favourites agree
-with the answer, calibrated on the bench set (see `key_confidence`). DEFAULT_PROFILE, the
+best and the second best score and whether the phrase's favourite chord agrees with the
+answer, calibrated on the bench set (see `key_confidence`); a chroma that fits no key profile
+(noise, drums alone) gets next to none. DEFAULT_PROFILE, the
 weights and the calibration were chosen by measurement with bench/accuracy.py on its seeds
 7000 and 9000 (seed 11000 held out).
 """
@@ -38,6 +41,9 @@ N_FFT = 8192  # 0.74 s at 11,025 Hz: 1.35 Hz bins resolve semitones from about 4
 HOP = 4096
 F_MIN = 50.0
 F_MAX = 2500.0  # above this, upper partials add more confusion than information
+# The bass, for naming chords: down to 38 Hz, where a bass guitar's low E (41 Hz) sits (2.4 Hz a
+# semitone there: under two bins, enough for the strongest note), up to 130 Hz (its octave).
+BASS_MIN, BASS_MAX = 38.0, 130.0
 
 
 @dataclass(frozen=True)
@@ -54,6 +60,7 @@ CHORD_WINDOW = 0.2
 CHORD_WEIGHT = 0.2
 DOMINANT_WEIGHT = 0.1
 PHRASE_WEIGHT = 0.3
+BASS_WEIGHT = 0.2
 CHORD_SMOOTH = 5
 PHRASE_BEATS = 16  # a phrase: 4 bars of 4 beats
 
@@ -72,38 +79,57 @@ TRIADS = _triads()
 
 def _peak_spectrum(samples: Samples) -> tuple[np.ndarray, np.ndarray]:
     """Mean magnitude of tonal peaks per bin between F_MIN and F_MAX, and the bin frequencies."""
-    spectrum, freqs, _ = _peak_frames(samples)
+    spectrum, freqs, _, _ = _peak_frames(samples)
     return spectrum, freqs
 
 
-def _peak_frames(samples: Samples) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """_peak_spectrum's two, and every frame's tonal peaks on a fine untuned chroma axis
-    (frames, FINE), each frame normalised like the spectrum."""
+def _fine_map(freqs: np.ndarray) -> np.ndarray:
+    """(bins, FINE): each bin to its 10-cent chroma bin (untuned)."""
+    fine_bin = (np.round((12.0 * np.log2(freqs / 440.0) + 69.0) * FINE / 12.0).astype(int)) % FINE
+    to_fine = np.zeros((len(freqs), FINE), dtype=np.float32)
+    to_fine[np.arange(len(freqs)), fine_bin] = 1.0
+    return to_fine
+
+
+def _peaks(block: np.ndarray) -> np.ndarray:
+    """The tonal peaks of magnitude frames that carry one extra bin on either side, each
+    frame normalised to unit energy."""
+    mid = block[:, 1:-1]
+    # A peak is a local maximum clearly above its neighbourhood (about a third of an octave
+    # of bins); drums and noise are flat there and fall out.
+    is_peak = (mid >= block[:, :-2]) & (mid >= block[:, 2:])
+    smooth = _moving_mean(mid, 31)
+    keep = is_peak & (mid > 2.0 * smooth)
+    peaks = np.where(keep, mid - smooth, 0.0)
+    # Each frame counts alike whatever its loudness (a breakdown is as tonal as a drop).
+    norm = np.sqrt((peaks**2).sum(axis=1, keepdims=True)) + 1e-9
+    unit: np.ndarray = peaks / norm
+    return unit
+
+
+def _peak_frames(samples: Samples) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """_peak_spectrum's two, every frame's tonal peaks on a fine untuned chroma axis
+    (frames, FINE), each frame normalised like the spectrum, and the same of the bass alone
+    (BASS_MIN to BASS_MAX)."""
     freqs = np.fft.rfftfreq(N_FFT, 1.0 / samples.sr)
     lo, hi = np.searchsorted(freqs, [F_MIN, F_MAX])
-    fine_bin = (np.round((12.0 * np.log2(freqs[lo:hi] / 440.0) + 69.0) * FINE / 12.0).astype(int)) % FINE
-    to_fine = np.zeros((hi - lo, FINE), dtype=np.float32)
-    to_fine[np.arange(hi - lo), fine_bin] = 1.0
+    blo, bhi = np.searchsorted(freqs, [BASS_MIN, BASS_MAX])
+    to_fine, bass_to_fine = _fine_map(freqs[lo:hi]), _fine_map(freqs[blo:bhi])
     window = np.hanning(N_FFT).astype(np.float32)
     acc = np.zeros(hi - lo, dtype=np.float64)
-    fine_parts = []
+    fine_parts, bass_parts = [], []
     for frames in frame_blocks(samples, N_FFT, HOP, pad=0, per_block=64):
-        block = np.abs(np.fft.rfft(frames * window, axis=1))[:, lo - 1 : hi + 1]
-        mid = block[:, 1:-1]
-        # A peak is a local maximum clearly above its neighbourhood (about a third of an
-        # octave of bins); drums and noise are flat there and fall out.
-        is_peak = (mid >= block[:, :-2]) & (mid >= block[:, 2:])
-        smooth = _moving_mean(mid, 31)
-        keep = is_peak & (mid > 2.0 * smooth)
-        peaks = np.where(keep, mid - smooth, 0.0)
-        # Each frame counts alike whatever its loudness (a breakdown is as tonal as a drop).
-        norm = np.sqrt((peaks**2).sum(axis=1, keepdims=True)) + 1e-9
-        unit = peaks / norm
+        spectrum = np.abs(np.fft.rfft(frames * window, axis=1))
+        unit = _peaks(spectrum[:, lo - 1 : hi + 1])
         acc += unit.sum(axis=0)
         # einsum, not @: BLAS would wake its thread pool (see tempo.onset_envelopes)
         fine_parts.append(np.einsum("fb,bk->fk", unit.astype(np.float32), to_fine))
-    fine = np.concatenate(fine_parts) if fine_parts else np.zeros((0, FINE), dtype=np.float32)
-    return acc, freqs[lo:hi], fine
+        bass = _peaks(spectrum[:, blo - 1 : bhi + 1]).astype(np.float32)
+        bass_parts.append(np.einsum("fb,bk->fk", bass, bass_to_fine))
+    empty = np.zeros((0, FINE), dtype=np.float32)
+    fine = np.concatenate(fine_parts) if fine_parts else empty
+    bass_fine = np.concatenate(bass_parts) if bass_parts else empty
+    return acc, freqs[lo:hi], fine, bass_fine
 
 
 def _moving_mean(x: np.ndarray, width: int) -> np.ndarray:
@@ -161,37 +187,54 @@ def _fold_fine(fine: np.ndarray, cents: float) -> np.ndarray:
     return folded
 
 
-def chord_histogram(frames: np.ndarray) -> np.ndarray:
-    """How often each of the 24 triads is the best match of the smoothed frame chroma,
-    relative to the most frequent one (24 values in 0..1; zeros without frames)."""
+def chord_histogram(frames: np.ndarray, bass: np.ndarray | None = None) -> np.ndarray:
+    """How often each of the 24 triads is the best match of the smoothed frame chroma (and
+    bass chroma, see _triad_counts), relative to the most frequent one (24 values in 0..1;
+    zeros without frames)."""
     if len(frames) == 0:
         return np.zeros(24)
+    return _triad_counts(_smooth(frames), None if bass is None else _smooth(bass))
+
+
+def _smooth(frames: np.ndarray) -> np.ndarray:
     kernel = np.ones(CHORD_SMOOTH) / CHORD_SMOOTH
-    smooth = np.stack([np.convolve(frames[:, j], kernel, mode="same") for j in range(12)], axis=1)
-    return _triad_counts(smooth)
+    return np.stack([np.convolve(frames[:, j], kernel, mode="same") for j in range(12)], axis=1)
 
 
-def _triad_counts(frames: np.ndarray) -> np.ndarray:
+_ROOTS = np.concatenate([np.arange(12), np.arange(12)])  # the root of each of the 24 triads
+
+
+def _triad_counts(frames: np.ndarray, bass: np.ndarray | None = None) -> np.ndarray:
     """How often each triad is the best match of the (non-silent) frames, relative to the most
-    frequent (24 values in 0..1; zeros without frames)."""
+    frequent (24 values in 0..1; zeros without frames). With the frames' bass chroma, a triad
+    gains BASS_WEIGHT times its root's share of the bass (relative to the strongest bass note):
+    F-Ab-C-Eb over an F in the bass is F minor (seventh), not Ab major."""
     norm = np.linalg.norm(frames, axis=1)
     tonal = norm > 0
     if not tonal.any():
         return np.zeros(24)
     unit = frames[tonal] / norm[tonal, None]
-    counts = np.bincount(np.argmax(np.einsum("fc,tc->ft", unit, TRIADS), axis=1), minlength=24).astype(float)
+    match = np.einsum("fc,tc->ft", unit, TRIADS)
+    if bass is not None:
+        low = bass[tonal]
+        top = low.max(axis=1, keepdims=True)
+        match += BASS_WEIGHT * np.where(top > 0, low / np.maximum(top, 1e-12), 0.0)[:, _ROOTS]
+    counts = np.bincount(np.argmax(match, axis=1), minlength=24).astype(float)
     hist: np.ndarray = counts / counts.max()
     return hist
 
 
-def phrase_histogram(frames: np.ndarray, times: np.ndarray, beat: float, first_beat: float) -> np.ndarray:
-    """chord_histogram of the frames (centred at `times`, s) inside the first bar of each
+def phrase_histogram(
+    frames: np.ndarray, times: np.ndarray, beat: float, first_beat: float, bass: np.ndarray | None = None
+) -> np.ndarray:
+    """_triad_counts of the frames (centred at `times`, s) inside the first bar of each
     phrase of PHRASE_BEATS beats of `beat` seconds from `first_beat` (half a beat kept off
     either edge of the bar, where the window straddles the chord change)."""
     if beat <= 0 or len(frames) == 0:
         return np.zeros(24)
     position = ((times - first_beat) / beat) % PHRASE_BEATS
-    return _triad_counts(frames[(position > 0.5) & (position < 3.5)])
+    inside = (position > 0.5) & (position < 3.5)
+    return _triad_counts(frames[inside], None if bass is None else bass[inside])
 
 
 def frame_times(n_frames: int, sr: int) -> np.ndarray:
@@ -233,7 +276,9 @@ def key_from_chroma(
 
 # Calibration: a logistic fit (C = 10) of "the key is right" on the margin and on whether the
 # phrase starts' favourite chord is the answer's tonic, on bench/accuracy.py's seeds 7000 and
-# 9000 (192 tracks, 7 wrong); whether the profile's favourite agreed added nothing (0.1).
+# 9000 (192 tracks, 7 wrong before the bass named the chords; whether the profile's favourite
+# agreed added nothing, 0.1). With the bass, 3 of those are wrong, at 0.49-0.70: too few to
+# refit on, so the fit stands.
 CONF_BIAS, CONF_MARGIN, CONF_PHRASE = -0.77, 6.7, 2.2
 # A chroma that fits no key profile has no key to be sure of: noise and drums alone correlate
 # 0.35-0.45 with their best key, the bench's music 0.58-0.97; the probability is scaled down
@@ -252,11 +297,11 @@ def estimate_key(
 ) -> KeyEstimate:
     """Key of a mono signal (sampled at KEY_SR, which the bins were sized for); with the beat
     grid (`beat` seconds from `first_beat`), the phrase starts weigh in too."""
-    spectrum, freqs, fine = _peak_frames(samples)
+    spectrum, freqs, fine, bass_fine = _peak_frames(samples)
     cents = _tuning_cents(spectrum, freqs)
-    frames = _fold_fine(fine, cents)
-    chords = chord_histogram(frames)
+    frames, bass = _fold_fine(fine, cents), _fold_fine(bass_fine, cents)
+    chords = chord_histogram(frames, bass)
     phrase = None
     if beat is not None and first_beat is not None:
-        phrase = phrase_histogram(frames, frame_times(len(frames), samples.sr), beat, first_beat)
+        phrase = phrase_histogram(frames, frame_times(len(frames), samples.sr), beat, first_beat, bass)
     return key_from_chroma(_chroma(spectrum, freqs, cents), profile, cents, chords, phrase)
