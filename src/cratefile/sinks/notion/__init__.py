@@ -23,6 +23,7 @@ from typing import Any
 from doit.tools import config_changed
 
 from cratefile.errors import UsageError
+from cratefile.quality.aliases import Published
 from cratefile.records import Manifest, digest
 from cratefile.sinks.base import BuildView, SinkBase, Verb, quiet
 from cratefile.sinks.notion import hold
@@ -119,7 +120,7 @@ class NotionSink(SinkBase):
 
         if not build.layout.catalog.exists():
             return
-        tracks = notion_tracks(build.run, build.claims)
+        tracks = notion_tracks(build.run, build.claims, Published.of(build).claimed)
         yield {
             "name": "sync",
             "doc": f"mirror {len(tracks)} tracks into Notion",

@@ -46,18 +46,27 @@ def tell_schema(ctx: RunContext, report: Any) -> None:
                  "`cratefile notion init-schema` adds it")
 
 
-def notion_tracks(ctx: RunContext, claims: Mapping[str, Any]) -> list[Any]:
+def notion_tracks(ctx: RunContext, claims: Mapping[str, Any], aliases: Mapping[str, str] | None = None) -> list[Any]:
     """NotionTrack records of the manifest's tracks: URL tracks, and local files (keyed by
-    their file URI) unless `local_files: false`. Tracks of other URL schemes have no page."""
+    their file URI) unless `local_files: false`. Tracks of other URL schemes have no page.
+
+    `aliases` ({acoustic duplicate: the track kept in its place}, cratefile.quality.aliases):
+    an alias keeps its own page (its source URL, title, artist), which shows the kept track's
+    files, BPM, key and state: a Notion queue sees it processed, not pending forever."""
     from cratefile.sinks.notion.mirror import NotionTrack
 
     config = ctx.manifest.sink("notion")
     local_files = getattr(config, "local_files", True)
     catalog = ctx.catalog
     out = []
-    for key, claim in claims.items():
+    rows = [(key, key, claim) for key, claim in claims.items()]
+    rows += [(alias, kept, claims[kept]) for alias, kept in sorted((aliases or {}).items()) if kept in claims]
+    for key, kept, claim in rows:
         row = catalog.track(key) or {}
-        url = row.get("url") or claim.ref.url
+        if kept != key:  # the alias's page, with what the kept track holds
+            own = {f: row.get(f) for f in ("url", "title", "artist", "notion_page_id")}
+            row = {**(catalog.track(kept) or {}), **own}
+        url = row.get("url") or (claim.ref.url if kept == key else None)
         if not url:
             continue
         if url.startswith("file:"):
@@ -67,7 +76,7 @@ def notion_tracks(ctx: RunContext, claims: Mapping[str, Any]) -> list[Any]:
             continue
         if _elsewhere(row):
             continue
-        files = {fmt: path for fmt, path in catalog.files_of(key).items() if os.path.exists(path)}
+        files = {fmt: path for fmt, path in catalog.files_of(kept).items() if os.path.exists(path)}
         downloaded = all(fmt in files for fmt in claim.formats)
         if row.get("status") == "failed":
             status: tuple[str, ...] = ("failed", row.get("error_category") or "unknown")
@@ -82,7 +91,7 @@ def notion_tracks(ctx: RunContext, claims: Mapping[str, Any]) -> list[Any]:
             duration=row.get("duration"), paths=tuple(sorted(files.items())),
             eagle_id=next(iter(eagle.values()), None), status=status,
             playlists=tuple(p.name for p in claim.playlists), page_id=row.get("notion_page_id"),
-            quality=row.get("quality"), listing_url=_listing_url(claim.ref.entry),
+            quality=row.get("quality"), listing_url=_listing_url(claim.ref.entry) if kept == key else None,
         ))
     return out
 
