@@ -7,7 +7,8 @@ The recipe measured in REFERENCE.md ("audio stack"):
    autocorrelation at its octave family (P/2, P, 2P, 4P, 8P), so that 8th-note hats, beats and
    bars all vote for the same tempo, while a 3:2 rival (dotted rhythms, triplets) collects fewer
    votes. 8P is the bar of a slow tempo (an 80 BPM loop is searched as 160): without it a bass
-   line in dotted 8ths made 4/3 of the tempo win. Sub-frame precision comes from the
+   line in dotted 8ths made 4/3 of the tempo win; a member where the envelope is out of phase
+   with itself counts against the candidate (ANTI_WEIGHT). Sub-frame precision comes from the
    autocorrelation upsampled 8x through its spectrum and parabolic peak interpolation at
    growing multiples (1, 2, 4, 8 ...) of the period, each at the peak climbed to from where the
    period puts it.
@@ -48,8 +49,8 @@ N_BANDS = 24
 SEARCH_BPM_MIN = 88.0  # periods are searched in [88, 176) BPM, then the octave is weighed
 MAX_ACF_POINTS = 1 << 20  # upsampled autocorrelation size cap (8 MB)
 EARLY_BEAT = 0.02  # seconds: a first beat estimated this close before 0 is the beat at 0
-# Under this confidence there is no grid (first_beat None): noise scores 0.03-0.06, the
-# synthetic styles 0.28-0.77.
+# Under this confidence there is no grid (first_beat None): noise scores 0.01-0.04, the
+# synthetic styles 0.25-0.75.
 MIN_GRID_CONFIDENCE = 0.1
 
 
@@ -181,15 +182,24 @@ def _parabolic_peak(values: np.ndarray, i: int) -> float:
     return i + (0.5 * (a - c) / denom if denom < 0 else 0.0)
 
 
+# A family member where the envelope is out of phase with itself (a negative autocorrelation)
+# is no pulse of the music: it counts 1 + ANTI_WEIGHT times against the candidate. A 4/3
+# rival's half period often falls between the beats like that (the bench's tempo edges).
+ANTI_WEIGHT = 3.0
+FAMILY = (0.5, 1.0, 2.0, 4.0, 8.0)  # multiples of a period that vote for it
+
+
 def _family_scores(acf: np.ndarray, lags: np.ndarray) -> np.ndarray:
-    """Autocorrelation summed over each lag's octave family P/2, P, 2P, 4P."""
+    """Autocorrelation summed over each lag's octave family P/2, P, 2P, 4P, 8P (negative values
+    weighted up, see ANTI_WEIGHT)."""
     limit = len(acf) - 2
     idx = np.arange(len(acf))
     total = np.zeros_like(lags)
-    for factor in (0.5, 1.0, 2.0, 4.0, 8.0):
+    for factor in FAMILY:
         at = lags * factor
         ok = at < limit * 0.5  # keep at least half the signal overlapping
-        total += np.where(ok, np.interp(at, idx, acf), 0.0)
+        value = np.interp(at, idx, acf)
+        total += np.where(ok, value + ANTI_WEIGHT * np.minimum(value, 0.0), 0.0)
     return total
 
 
@@ -395,7 +405,7 @@ def tempo_from_envelopes(
     # Confidence: how clearly this tempo beats its best rival, times how periodic the envelope
     # is at all (noise scores ~0.03 per family member, dance music 0.25-0.45, a click 0.6).
     margin = float(np.clip((top - max(rival, 0.0)) / top, 0.0, 1.0)) if top > 0 else 0.0
-    strength = float(np.clip(top / 4.0 / 0.3, 0.0, 1.0))
+    strength = float(np.clip(top / len(FAMILY) / 0.3, 0.0, 1.0))
     confidence = math.sqrt(margin) * strength
 
     period = _refine_period(fine_acf, up, period)
