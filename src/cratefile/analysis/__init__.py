@@ -28,8 +28,9 @@ from typing import TYPE_CHECKING, Any
 # version re-analyses (and re-tags) the library.
 # 12-1: the octave from the music (bpm_alt), keys with bass and sections; 12-2: bars in the
 # period search, the 8ths in the octave, the phrase-start chord in the key, a calibrated
-# key_confidence; 12-3: the bass names chords, anti-correlated periods count against a tempo
-ALGO_VERSION = "2026.12-3"
+# key_confidence; 12-3: the bass names chords, anti-correlated periods count against a tempo;
+# 12-4: the snare and hats vote on the period
+ALGO_VERSION = "2026.12-4"
 
 _EXPORTS = {
     "analyze_file": "cratefile.analysis.track",
