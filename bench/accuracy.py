@@ -15,7 +15,8 @@ edges (`--set edges`) are its half-time and breakbeat loops at 70-90 BPM and its
 four-on-the-floor, breakbeat and two-step at 160-180 (`--seed` varies them too).
 
     python bench/accuracy.py [--set hard|classic|edges|both|all] [--quick] [--seed 7000]
-                             [--seconds 30] [--workdir DIR] [--no-baselines] [--range MIN MAX] [-v]
+                             [--seconds 30] [--workdir DIR] [--no-baselines] [--range MIN MAX]
+                             [--start-bar N] [-v]
 
 Baselines (the `bench` extra: `pip install -e '.[bench]'`): Essentia RhythmExtractor2013
 (multifeature) raw and folded to [88, 176), KeyExtractor with the bgate and edma profiles
@@ -657,6 +658,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-baselines", action="store_true", help="skip Essentia and librosa")
     parser.add_argument("--range", type=float, nargs=2, metavar=("MIN", "MAX"),
                         help="bpm_range for ours (default: none, the octave by evidence)")
+    parser.add_argument("--start-bar", type=float, default=0.0,
+                        help="analyse ours from this bar on (the first bars cut off): phrases that do not start "
+                             "at 0 s, as in a track cut mid-phrase (the baselines still get the whole file)")
     parser.add_argument("-v", "--verbose", action="store_true", help="list every miss")
     args = parser.parse_args(argv)
 
@@ -699,6 +703,7 @@ def main(argv: list[str] | None = None) -> int:
         truth = parse_key(key)
         start = cpu_now()
         samples, loudness = decode_array(path, ANALYSIS_SR)
+        samples = samples[int(round(args.start_bar * 4 * 60.0 / bpm * ANALYSIS_SR)):]
         res = analyze_signal(samples, ANALYSIS_SR, options, loudness)
         cpu["cratefile"] += cpu_now() - start
         audio_s += len(samples) / ANALYSIS_SR

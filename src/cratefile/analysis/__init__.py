@@ -29,8 +29,9 @@ from typing import TYPE_CHECKING, Any
 # 12-1: the octave from the music (bpm_alt), keys with bass and sections; 12-2: bars in the
 # period search, the 8ths in the octave, the phrase-start chord in the key, a calibrated
 # key_confidence; 12-3: the bass names chords, anti-correlated periods count against a tempo;
-# 12-4: the snare and hats vote on the period
-ALGO_VERSION = "2026.12-4"
+# 12-4: the snare and hats vote on the period; 12-5: the phrase start only tips a near tie, the
+# confidence from the margin alone
+ALGO_VERSION = "2026.12-5"
 
 _EXPORTS = {
     "analyze_file": "cratefile.analysis.track",
