@@ -158,6 +158,7 @@ def _check_doit_words(command: str, words: list[str]) -> None:
     answer a misuse with its internals ('Error parsing Command ... (parsing options: [...])')."""
     if not words or words[:1] == ["--version"]:
         return  # nothing to judge; doit answers --version
+    _doit_plugins_once()
     from doit.cmd_base import ModuleTaskLoader, get_loader
     from doit.cmdparse import CmdParseError
     from doit.doit_cmd import DoitMain
@@ -392,8 +393,31 @@ def _setup_logging(folder: Path) -> None:
     root.setLevel(logging.INFO)
 
 
+def _doit_plugins_once() -> None:
+    """doit looks its plugins up in the entry points of every installed distribution once per
+    plugin kind and DoitMain (six scans a run, ~6 ms each): look them up once per process.
+    `doit.plugin.entry_points_impl` is doit's own indirection for where entry points come from."""
+    import doit.plugin
+
+    if getattr(doit.plugin.entry_points_impl, "once", False):
+        return
+    from importlib.metadata import entry_points
+
+    found = entry_points()
+
+    def select(group: str) -> Any:
+        return found.select(group=group)
+
+    def impl() -> Any:
+        return select
+
+    impl.once = True  # type: ignore[attr-defined]
+    doit.plugin.entry_points_impl = impl
+
+
 def _run_doit(manifest: Manifest, opts: argparse.Namespace, rest: list[str], reporter: CrateReporter | None,
               ctx: RunContext | None = None) -> int:
+    _doit_plugins_once()
     from doit.cmd_base import ModuleTaskLoader
     from doit.doit_cmd import DoitMain
 
@@ -414,7 +438,6 @@ def _run_doit(manifest: Manifest, opts: argparse.Namespace, rest: list[str], rep
 
 def _build(manifest: Manifest, opts: argparse.Namespace, rest: list[str]) -> int:
     from cratefile import preflight
-    from cratefile.atomic import sweep_parts
     from cratefile.context import RunContext
     from cratefile.engine.reporter import CrateReporter
     from cratefile.layout import playlist_folder
@@ -429,9 +452,9 @@ def _build(manifest: Manifest, opts: argparse.Namespace, rest: list[str]) -> int
                      accept_shrink=opts.accept_shrink, rematch=opts.rematch,
                      analysis_workers=min(2, os.cpu_count() or 1))
     layout = ctx.layout
-    sweep_parts([layout.audio, layout.analyses, layout.snapshots,
-                 *(layout.library / fmt for fmt in manifest.formats),
-                 *(layout.playlist_dir(playlist_folder(p)) / fmt for p in manifest.playlists for fmt in p.formats)])
+    _sweep(layout, [layout.audio, layout.analyses, layout.snapshots,
+                    *(layout.library / fmt for fmt in manifest.formats),
+                    *(layout.playlist_dir(playlist_folder(p)) / fmt for p in manifest.playlists for fmt in p.formats)])
     reporter = CrateReporter(expected_tracks=lambda: CrateReporter.tracks_in_snapshots(
         ctx.layout.snapshot(p.slug) for p in manifest.playlists))
     def on_signal(signum: int, frame: FrameType | None) -> None:
@@ -478,6 +501,39 @@ def _build(manifest: Manifest, opts: argparse.Namespace, rest: list[str]) -> int
     if doit_rc not in (0, 1) and not reporter.failures:
         return EXIT_USAGE if doit_rc == 3 else EXIT_FAILED
     return EXIT_OK
+
+
+SWEPT_MARGIN_NS = 2_000_000_000  # a folder changed less than this long ago is listed again next run
+
+
+def _sweep(layout: Layout, folders: list[Path]) -> None:
+    """Delete what killed runs left (atomic.sweep_parts) in the folders that changed since they
+    were last found clean: creating, renaming or deleting a file changes its folder's mtime, so
+    a folder whose mtime is the one it had when it was listed holds no new leftover. A 20,000-
+    track library's folders are not listed on every run. The mtimes are kept in cache/swept.json,
+    only for folders that had not changed for SWEPT_MARGIN_NS before they were listed (a change
+    within the same mtime tick as the one seen would otherwise go unnoticed)."""
+    from cratefile.atomic import read_json, sweep_parts, write_json
+
+    memo = layout.cache / "swept.json"
+    known = read_json(memo)
+    known = known if isinstance(known, dict) else {}
+    seen: dict[str, int] = {}
+    todo = []
+    for folder in folders:
+        try:
+            mtime = os.stat(folder).st_mtime_ns
+        except FileNotFoundError:
+            continue
+        if known.get(str(folder)) != mtime:
+            todo.append(folder)
+        seen[str(folder)] = mtime
+    now = time.time_ns()
+    sweep_parts(todo)
+    kept = {f: m for f, m in seen.items() if now - m >= SWEPT_MARGIN_NS}
+    if kept != known:
+        with contextlib.suppress(OSError):  # a read-only cache: listed every time
+            write_json(memo, kept)
 
 
 def _end_of_run(ctx: object) -> None:

@@ -23,7 +23,7 @@ from pathlib import Path
 from cratefile.catalog.sqlite import Catalog
 from cratefile.errors import CratefileError, ToolError
 from cratefile.layout import Layout
-from cratefile.records import FormatRecipe, Manifest, Playlist, TrackRef
+from cratefile.records import FormatRecipe, Manifest, Playlist, TrackRef, stem_of
 from cratefile.snapshots import read_snapshot
 
 DEFAULT_SECONDS = 360.0  # a track whose duration nobody knows yet: a six-minute club track
@@ -86,6 +86,8 @@ def estimate(manifest: Manifest, *, quick: bool = False) -> list[PlaylistPlan]:
         finally:
             catalog.close()
     seen: set[str] = set()
+    # quick: one listing of cache/audio instead of a stat per track
+    downloaded = _names(layout.audio) if quick else frozenset()
     plans = []
     for playlist in manifest.playlists:
         snap = read_snapshot(layout.snapshot(playlist.slug))
@@ -98,7 +100,7 @@ def estimate(manifest: Manifest, *, quick: bool = False) -> list[PlaylistPlan]:
             if ref.key in seen:
                 continue
             seen.add(ref.key)
-            if quick and layout.sidecar(ref.key).exists():
+            if quick and f"{stem_of(ref.key)}.json" in downloaded:  # layout.sidecar(key).name
                 continue
             sidecar = None if quick else read_sidecar(layout, ref.key)
             seconds = (sidecar.duration if sidecar else None) or ref.duration or DEFAULT_SECONDS
@@ -116,6 +118,14 @@ def estimate(manifest: Manifest, *, quick: bool = False) -> list[PlaylistPlan]:
                     plan.seconds += seconds * CONVERT_S_PER_AUDIO_S
         plans.append(plan)
     return plans
+
+
+def _names(folder: Path) -> frozenset[str]:
+    try:
+        with os.scandir(folder) as found:
+            return frozenset(e.name for e in found)
+    except OSError:
+        return frozenset()
 
 
 def _list_folder(manifest: Manifest, playlist: Playlist) -> tuple[TrackRef, ...]:

@@ -42,6 +42,7 @@ def build_report(ctx: RunContext, executed: list[str], *, interrupted: bool, err
         else:
             failed_now[o.key] = {"key": o.key, "stage": o.stage, "category": o.category, "message": o.message}
     failures = ctx.catalog.failures()
+    proven = _proven_outputs(ctx)
     files: dict[str, dict[str, str]] = {}
     for (key, fmt), path in ctx.catalog.file_paths().items():
         files.setdefault(key, {})[fmt] = path
@@ -71,13 +72,14 @@ def build_report(ctx: RunContext, executed: list[str], *, interrupted: bool, err
             entry["aliases"] += track != ref.key
             have = files.get(track, {})
             held = listed.held_of(ref.key)
-            built = all(fmt in held or (fmt in have and os.path.exists(have[fmt])) for fmt in p.formats)
+            built = all(fmt in held or (fmt in have and (have[fmt] in proven or os.path.exists(have[fmt])))
+                        for fmt in p.formats)
             if ref.key in failed_now:
                 entry["failed"].append({**failed_now[ref.key], "title": ref.title})
             elif ref.key in elsewhere_now:
                 entry["elsewhere"][elsewhere_now[ref.key]] += 1
             elif built:
-                entry["built_now" if stem_of(track) in touched else "up_to_date"] += 1
+                entry["built_now" if touched and stem_of(track) in touched else "up_to_date"] += 1
             elif held_back(failures.get(ref.key), time.time(), ctx.manifest.retry.cool_off_hours, False,
                            ref_inputs(ref)):
                 f = failures[ref.key]
@@ -96,6 +98,14 @@ def build_report(ctx: RunContext, executed: list[str], *, interrupted: bool, err
         "playlists": playlists,
         "elsewhere": {kind: sum(1 for k in elsewhere_now.values() if k == kind) for kind in ("locked", "built")},
     }
+
+
+def _proven_outputs(ctx: RunContext) -> frozenset[str]:
+    """Library files this run's fast path saw in place (engine/fastpath.py): not stat-ed again."""
+    from cratefile.engine.tasks import PLANNER
+
+    planner = ctx.shared(PLANNER, lambda: None)
+    return planner.proven_outputs() if planner is not None else frozenset()
 
 
 def write_report(reports_dir: Path, report: dict[str, Any]) -> Path:

@@ -207,6 +207,16 @@ class Planner:
             found += paths if track.clean else [p for p in paths if os.path.isfile(p)]
         return frozenset(found)
 
+    def proven_outputs(self) -> frozenset[str]:
+        """The library files of the tracks proven clean in this run (by their stamp, or checked
+        by `verify`): each was found in place, with the (mtime_ns, size) its proof saw."""
+        lib = str(self.ctx.layout.library)
+        found: list[str] = []
+        for track in self.tracks.values():
+            if track.clean and track.name is not None:
+                found += _outputs(lib, track.name, track.group.formats)
+        return frozenset(found)
+
     # -- proofs ---------------------------------------------------------------------------
 
     def verify(self, keys: Collection[str], names: Mapping[str, str]) -> int:

@@ -33,24 +33,56 @@ def _natural(path: str) -> list[Any]:
 
 def listing(folder: Path) -> list[Path]:
     """Audio files under `folder`, natural order, hidden files and our own temp files skipped."""
+    return [Path(path) for path, _ in _listed(folder)]
+
+
+def _listed(folder: Path) -> list[tuple[str, os.DirEntry[str]]]:
+    """(path, entry) of `listing`'s files, in its order: strings and scandir entries, no Path
+    per file (a 20,000-file folder is listed on every run to tell whether it changed). Walks
+    as os.walk does (top-down, symbolic links to folders not followed)."""
     if not folder.is_dir():
         raise SourceError(f"{folder}: folder not found (an unplugged drive? fix the playlist's folder: path); "
                           "its files stay in the library")
-    found = []
-    for dirpath, dirnames, filenames in os.walk(folder):
-        dirnames[:] = [d for d in dirnames if not d.startswith(".")]
-        for name in filenames:
-            if not name.startswith(".") and Path(name).suffix.lower() in AUDIO_EXTENSIONS:
-                found.append(Path(dirpath, name))
-    return sorted(found, key=lambda p: _natural(str(p.relative_to(folder))))
+    base = str(folder)
+    found: list[tuple[str, str, os.DirEntry[str]]] = []  # (path relative to folder, path, entry)
+
+    def walk(top: str, rel: str) -> None:
+        try:
+            with os.scandir(top) as it:
+                entries = list(it)
+        except OSError:  # as os.walk: an unreadable folder is skipped
+            return
+        subdirs = []
+        for entry in entries:
+            try:
+                is_dir = entry.is_dir()
+            except OSError:
+                is_dir = False
+            name = entry.name
+            if is_dir:
+                if not name.startswith("."):
+                    subdirs.append(entry)
+            elif not name.startswith(".") and os.path.splitext(name)[1].lower() in AUDIO_EXTENSIONS:
+                found.append((f"{rel}{name}", os.path.join(top, name), entry))
+        for entry in subdirs:
+            try:
+                linked = entry.is_symlink()
+            except OSError:
+                linked = False
+            if not linked:
+                walk(os.path.join(top, entry.name), f"{rel}{entry.name}/")
+
+    walk(base, "")
+    found.sort(key=lambda f: _natural(f[0]))
+    return [(path, entry) for _, path, entry in found]
 
 
 def listing_digest(folder: Path) -> str:
     """Changes when a file is added, removed, renamed or rewritten."""
     h = hashlib.sha256()
-    for path in listing(folder):
+    for path, entry in _listed(folder):
         try:
-            st = path.stat()
+            st = entry.stat()
         except OSError as exc:  # a loop or a dangling link: that entry's failure, not the folder's
             h.update(f"{path}\0{exc.errno}\n".encode())
             continue
