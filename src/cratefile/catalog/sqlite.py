@@ -258,16 +258,18 @@ class Catalog(SqliteStore):
     def file_records(self, keys: Collection[str] | None = None) -> dict[tuple[str, str], dict[str, Any]]:
         """The file rows, of every track or of `keys` only."""
         sql = "SELECT key, format, path, size, mtime_ns, inputs FROM files"
+        names = ("key", "format", "path", "size", "mtime_ns", "inputs")
         if keys is None or len(keys) > _FEW:
-            rows = self._query(sql)
+            rows = self._tuples(sql)
             wanted = None if keys is None else set(keys)
-            return {(r["key"], r["format"]): dict(r) for r in rows if wanted is None or r["key"] in wanted}
-        rows = self._query(f"{sql} WHERE key IN ({', '.join('?' for _ in keys)})", list(keys))
-        return {(r["key"], r["format"]): dict(r) for r in rows}
+            return {(r[0], r[1]): dict(zip(names, r, strict=True)) for r in rows if wanted is None or r[0] in wanted}
+        rows = self._tuples(f"{sql} WHERE key IN ({', '.join('?' for _ in keys)})", list(keys))
+        return {(r[0], r[1]): dict(zip(names, r, strict=True)) for r in rows}
 
     def stamps(self) -> dict[str, tuple[str, str, str, str]]:
         """key -> (stamp, audio, name, plain) of the tracks engine/fastpath.py proved up to date."""
-        return {r[0]: (r[1], r[2], r[3], r[4]) for r in self._query("SELECT key, stamp, audio, name, plain FROM clean")}
+        rows = self._tuples("SELECT key, stamp, audio, name, plain FROM clean")
+        return {r[0]: (r[1], r[2], r[3], r[4]) for r in rows}
 
     def set_stamps(self, rows: Iterable[tuple[str, str, str, str, str]]) -> None:
         """Record (key, stamp, audio, name, plain) rows (see stamps)."""
@@ -331,7 +333,7 @@ class Catalog(SqliteStore):
             "SELECT key FROM tracks WHERE quality_verdict IN ('lossy', 'upscaled')"))
 
     def file_paths(self) -> dict[tuple[str, str], str]:
-        return {(r[0], r[1]): r[2] for r in self._query("SELECT key, format, path FROM files")}
+        return {(r[0], r[1]): r[2] for r in self._tuples("SELECT key, format, path FROM files")}
 
     def track(self, key: str) -> dict[str, Any] | None:
         rows = self._query("SELECT * FROM tracks WHERE key = ?", (key,))

@@ -58,3 +58,15 @@ class SqliteStore:
                 return self._conn.execute(sql, args).fetchall()
             except sqlite3.Error as exc:
                 raise CatalogError(f"{self.path}: {exc}") from exc
+
+    def _tuples(self, sql: str, args: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        """`_query` as plain tuples: for reads of every row of a large table (a 20,000-track
+        library has 60,000 file rows), ~3x faster than sqlite3.Row."""
+        with self._lock:
+            try:
+                cur = self._conn.cursor()
+                cur.row_factory = None
+                rows: list[tuple[Any, ...]] = cur.execute(sql, args).fetchall()
+                return rows
+            except sqlite3.Error as exc:
+                raise CatalogError(f"{self.path}: {exc}") from exc

@@ -32,6 +32,7 @@ refilled from the files, engine/refill.py). Tracks built in a run are proven at 
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import threading
@@ -276,14 +277,18 @@ class Planner:
         return True
 
     def _stamp(self, key: str, track: _Track, audio: str, name: str, plain: str, lib: str) -> str:
-        layout = self.ctx.layout
         stem = stem_of(key)
-        cache = str(layout.cache)
-        sigs = [_sig(audio), *(_sig(f"{cache}/{folder}/{stem}.json") for folder in TRACK_STATE)]
-        sigs += [_sig(p) for p in _outputs(lib, name, track.group.formats)]
+        sigs = [_sig(audio), *(_sig(f"{folder}{stem}.json") for folder in self._state_folders)]
+        sigs += [_sig(f"{lib}/{fmt}/{name}.{ext}") for fmt, ext in track.group.formats]  # _outputs
         ref = track.claim.ref
         blob = repr((track.group.digest, key, ref.title, ref.artist, audio, name, plain, sigs))
         return hashlib.blake2b(blob.encode(), digest_size=12).hexdigest()
+
+    @functools.cached_property
+    def _state_folders(self) -> tuple[str, ...]:
+        """'<cache>/<folder>/' of each TRACK_STATE folder."""
+        cache = str(self.ctx.layout.cache)
+        return tuple(f"{cache}/{folder}/" for folder in TRACK_STATE)
 
     def _group(self, claim: Claim) -> _Group:
         slugs = tuple(p.slug for p in claim.playlists)

@@ -84,12 +84,17 @@ class Published:
 
     def output(self, key: str, fmt: str) -> Path | None:
         """The library file published for `key` in `fmt`, or None."""
+        path = self.output_file(key, fmt)
+        return Path(path) if path is not None else None
+
+    def output_file(self, key: str, fmt: str) -> str | None:
+        """`output` as a str (BuildView.output_file)."""
         track = self.key_of(key)
         if fmt in self.held.get(track, ()):
             return None
-        path = self.build.output(track, fmt)
+        path = self.build.output_file(track, fmt)
         if path is None and track != key and key in self.build.claims and fmt not in self.held.get(key, ()):
-            path = self.build.output(key, fmt)  # the kept track lacks it this run: the alias's own, if built
+            path = self.build.output_file(key, fmt)  # the kept track lacks it this run: the alias's own, if built
         return path
 
     def aliased(self, keys: Collection[str]) -> int:

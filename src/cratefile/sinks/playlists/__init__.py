@@ -69,9 +69,9 @@ class PlaylistsSink(SinkBase):
             for fmt in p.formats:
                 rows = []
                 for ref in snap.tracks:
-                    src = published.output(ref.key, fmt)  # an alias: the kept track's file
+                    src = published.output_file(ref.key, fmt)  # an alias: the kept track's file
                     if src is not None:
-                        rows.append((published.key_of(ref.key), src.name, str(src)))
+                        rows.append((published.key_of(ref.key), os.path.basename(src), src))
                 entries[fmt] = rows
             yield {
                 "name": p.slug,
