@@ -22,11 +22,12 @@ from cratefile.context import RunContext
 from cratefile.errors import Category
 from cratefile.plan import held_back, ref_inputs
 from cratefile.quality.aliases import Listed
-from cratefile.records import stem_of, task_track_stem
+from cratefile.records import Snapshot, stem_of, task_track_stem
 from cratefile.resolve import RESOLVED_KINDS
-from cratefile.snapshots import parse_snapshot, snapshot_meta
+from cratefile.snapshots import snapshot_and_meta
 
 # category -> its name under a playlist's `elsewhere`
+_NONE: dict[str, str] = {}
 ELSEWHERE = {Category.LOCKED_ELSEWHERE.value: "locked", Category.BUILT_ELSEWHERE.value: "built"}
 
 
@@ -42,15 +43,15 @@ def build_report(ctx: RunContext, executed: list[str], *, interrupted: bool, err
         else:
             failed_now[o.key] = {"key": o.key, "stage": o.stage, "category": o.category, "message": o.message}
     failures = ctx.catalog.failures()
-    proven = _proven_outputs(ctx)
-    files: dict[str, dict[str, str]] = {}
-    for (key, fmt), path in ctx.catalog.file_paths().items():
-        files.setdefault(key, {})[fmt] = path
-    metas = {p.slug: snapshot_meta(ctx.layout.snapshot(p.slug)) for p in ctx.manifest.playlists}  # one read each
-    snaps = {slug: parse_snapshot(data) for slug, data in metas.items()}
+    read = {p.slug: snapshot_and_meta(ctx.layout.snapshot(p.slug)) for p in ctx.manifest.playlists}  # one read each
+    metas = {slug: meta for slug, (_, meta) in read.items()}
+    snaps = {slug: snap for slug, (snap, _) in read.items()}
     # aliases publish their kept track's files; formats from_lossy: skip holds back are not missing
     listed = Listed(ctx.manifest, ctx.catalog, {slug: [r.key for r in s.tracks] if s else []
                                                 for slug, s in snaps.items()})
+    # what the fast path proved in place in this run is not looked up and stat-ed again
+    proven = _proven_files(ctx)
+    files = _file_paths(ctx, listed, snaps, proven)
     playlists = []
     for p in ctx.manifest.playlists:
         data = metas[p.slug]
@@ -70,10 +71,10 @@ def build_report(ctx: RunContext, executed: list[str], *, interrupted: bool, err
         for ref in tracks:
             track = listed.key_of(ref.key)
             entry["aliases"] += track != ref.key
-            have = files.get(track, {})
+            have = files.get(track, _NONE)
             held = listed.held_of(ref.key)
-            built = all(fmt in held or (fmt in have and (have[fmt] in proven or os.path.exists(have[fmt])))
-                        for fmt in p.formats)
+            seen = proven.get(track, _NONE)
+            built = all(fmt in held or fmt in seen or (fmt in have and os.path.exists(have[fmt])) for fmt in p.formats)
             if ref.key in failed_now:
                 entry["failed"].append({**failed_now[ref.key], "title": ref.title})
             elif ref.key in elsewhere_now:
@@ -100,12 +101,33 @@ def build_report(ctx: RunContext, executed: list[str], *, interrupted: bool, err
     }
 
 
-def _proven_outputs(ctx: RunContext) -> frozenset[str]:
-    """Library files this run's fast path saw in place (engine/fastpath.py): not stat-ed again."""
+def _proven_files(ctx: RunContext) -> dict[str, dict[str, str]]:
+    """{track: {format: library file}} of the tracks this run's fast path proved clean: each
+    file was found in place (engine/fastpath.py)."""
     from cratefile.engine.tasks import PLANNER
 
     planner = ctx.shared(PLANNER, lambda: None)
-    return planner.proven_outputs() if planner is not None else frozenset()
+    return planner.proven_files() if planner is not None else {}
+
+
+def _file_paths(ctx: RunContext, listed: Listed, snaps: dict[str, Snapshot | None],
+                proven: dict[str, dict[str, str]]) -> dict[str, dict[str, str]]:
+    """{track: {format: path}} from the catalog, of the tracks whose files the report must
+    look for: all of them, less those `proven` holds every format of."""
+    wanted: set[str] | None = None
+    if proven:
+        wanted = set()
+        for p in ctx.manifest.playlists:
+            snap = snaps[p.slug]
+            for ref in snap.tracks if snap else ():
+                track = listed.key_of(ref.key)
+                seen = proven.get(track)
+                if seen is None or any(fmt not in seen for fmt in p.formats):
+                    wanted.add(track)
+    files: dict[str, dict[str, str]] = {}
+    for (key, fmt), path in ctx.catalog.file_paths(wanted).items():
+        files.setdefault(key, {})[fmt] = path
+    return files
 
 
 def write_report(reports_dir: Path, report: dict[str, Any]) -> Path:

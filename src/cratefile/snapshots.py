@@ -37,13 +37,7 @@ def write_snapshot(path: Path, snap: Snapshot, extra: dict[str, Any] | None = No
 
 def read_snapshot(path: Path) -> Snapshot | None:
     """The snapshot in `path`, or None when missing or unreadable (it is then fetched again)."""
-    data, parsed = _read(path)
-    if data is None:
-        return None
-    with _memo_lock:
-        if not parsed:
-            parsed.append(parse_snapshot(data))
-        return parsed[0]
+    return snapshot_and_meta(path)[0]
 
 
 def parse_snapshot(data: dict[str, Any]) -> Snapshot | None:
@@ -54,6 +48,17 @@ def parse_snapshot(data: dict[str, Any]) -> Snapshot | None:
         return Snapshot(data["playlist"], data["source"], float(data["fetched_at"]), tracks)
     except (KeyError, TypeError, ValueError):
         return None
+
+
+def snapshot_and_meta(path: Path) -> tuple[Snapshot | None, dict[str, Any]]:
+    """`read_snapshot` and `snapshot_meta` from one read."""
+    data, parsed = _read(path)
+    if data is None:
+        return None, {}
+    with _memo_lock:
+        if not parsed:
+            parsed.append(parse_snapshot(data))
+        return parsed[0], dict(data)
 
 
 def snapshot_meta(path: Path) -> dict[str, Any]:

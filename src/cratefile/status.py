@@ -29,11 +29,9 @@ def _elsewhere(category: Any) -> bool:
 def _resolved(layout: Layout, slug: str, tracks: list[dict[str, Any]]) -> dict[str, int]:
     """A Spotify/Discogs playlist: each built track's source id and match, and the tracks that
     wait for review or were found nowhere (from the snapshot the last fetch wrote)."""
-    from cratefile.snapshots import parse_snapshot, snapshot_meta
+    from cratefile.snapshots import snapshot_and_meta
 
-    path = layout.snapshot(slug)
-    data = snapshot_meta(path)  # one read: the refs and the review items
-    snap = parse_snapshot(data)
+    snap, data = snapshot_and_meta(layout.snapshot(slug))  # one read: the refs and the review items
     refs = {r.key: r for r in (snap.tracks if snap else ())}
     for item in tracks:
         ref = refs.get(item["key"])

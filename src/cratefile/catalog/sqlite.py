@@ -332,8 +332,16 @@ class Catalog(SqliteStore):
         return frozenset(r[0] for r in self._query(
             "SELECT key FROM tracks WHERE quality_verdict IN ('lossy', 'upscaled')"))
 
-    def file_paths(self) -> dict[tuple[str, str], str]:
-        return {(r[0], r[1]): r[2] for r in self._tuples("SELECT key, format, path FROM files")}
+    def file_paths(self, keys: Collection[str] | None = None) -> dict[tuple[str, str], str]:
+        """(key, format) -> path, of every track or of `keys` only."""
+        sql = "SELECT key, format, path FROM files"
+        if keys is None or len(keys) > _FEW:
+            wanted = None if keys is None else set(keys)
+            return {(r[0], r[1]): r[2] for r in self._tuples(sql) if wanted is None or r[0] in wanted}
+        if not keys:
+            return {}
+        rows = self._tuples(f"{sql} WHERE key IN ({', '.join('?' for _ in keys)})", list(keys))
+        return {(r[0], r[1]): r[2] for r in rows}
 
     def track(self, key: str) -> dict[str, Any] | None:
         rows = self._query("SELECT * FROM tracks WHERE key = ?", (key,))

@@ -208,15 +208,12 @@ class Planner:
             found += paths if track.clean else [p for p in paths if os.path.isfile(p)]
         return frozenset(found)
 
-    def proven_outputs(self) -> frozenset[str]:
-        """The library files of the tracks proven clean in this run (by their stamp, or checked
-        by `verify`): each was found in place, with the (mtime_ns, size) its proof saw."""
+    def proven_files(self) -> dict[str, dict[str, str]]:
+        """{key: {format: library file}} of the tracks proven clean in this run (by their stamp,
+        or checked by `verify`): each file was found in place, recorded as the catalog says."""
         lib = str(self.ctx.layout.library)
-        found: list[str] = []
-        for track in self.tracks.values():
-            if track.clean and track.name is not None:
-                found += _outputs(lib, track.name, track.group.formats)
-        return frozenset(found)
+        return {key: {fmt: f"{lib}/{fmt}/{track.name}.{ext}" for fmt, ext in track.group.formats}
+                for key, track in self.tracks.items() if track.clean and track.name is not None}
 
     # -- proofs ---------------------------------------------------------------------------
 
