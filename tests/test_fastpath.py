@@ -3,6 +3,7 @@ still rebuilds exactly what it must. Real builds of tiny generated workspaces.""
 
 from __future__ import annotations
 
+import json
 import os
 import sqlite3
 from contextlib import closing
@@ -247,3 +248,59 @@ def test_stamps_go_with_the_file_rows(built: Workspace) -> None:
         assert conn.execute("SELECT count(*) FROM clean").fetchone() == (1,)
     assert _run(built) == ["convert:one:wav", "publish:crate"]
 
+
+
+def test_a_deleted_playlist_link_or_m3u8_is_made_again(built: Workspace) -> None:
+    folder = built.root / "library" / "playlists" / "Crate"
+    (folder / "wav" / "A - One.wav").unlink()
+    assert _run(built) == ["publish:crate"]
+    assert (folder / "wav" / "A - One.wav").is_file()
+    (folder / "Crate (aiff).m3u8").unlink()
+    assert _run(built) == ["publish:crate"]
+    assert "A - One.aiff" in (folder / "Crate (aiff).m3u8").read_text(encoding="utf-8")
+    assert _run(built) == []
+
+
+def test_a_leftover_of_a_killed_run_goes_even_from_a_folder_found_clean(built: Workspace) -> None:
+    wav = built.root / "library" / "wav"
+    old = wav.stat().st_mtime_ns - 10 * 10**9
+    os.utime(wav, ns=(old, old))  # changed long ago: listed once more, then remembered as clean
+    assert _run(built) == []
+    assert str(wav) in json.loads((built.root / "cache" / "swept.json").read_text())
+    leftover = wav / ".A - One.3f2a9c.part.wav"
+    leftover.write_bytes(b"half a file")
+    assert _run(built) == []
+    assert not leftover.exists()
+
+
+def test_tracks_wanting_one_name_keep_their_names_when_clean(workspace: Workspace) -> None:
+    make_track(workspace.music / "01 one.mp3", bpm=124, key="Am", title="Same", artist="A", seconds=6)
+    make_track(workspace.music / "02 two.mp3", bpm=100, key="C", title="Same", artist="A", seconds=6, seed=1)
+    _manifest(workspace, formats="[wav]")
+    _run(workspace)
+    names = sorted(p.name for p in (workspace.root / "library" / "wav").iterdir())
+    assert len(names) == 2 and all(n.startswith("A - Same") for n in names)
+    assert _run(workspace) == []
+    assert _plan(workspace)["planned"] == 0
+    assert sorted(p.name for p in (workspace.root / "library" / "wav").iterdir()) == names
+    assert workspace.report()["playlists"][0]["up_to_date"] == 2
+
+
+def test_a_snapshot_rewritten_at_once_is_read_again(tmp_path: Any) -> None:
+    """A run reuses a snapshot's parse while the file holds the same bytes: a rewrite of the
+    same size within one mtime tick is still seen."""
+    from cratefile.records import Snapshot, TrackRef
+    from cratefile.snapshots import read_snapshot, snapshot_and_meta, write_snapshot
+
+    path = tmp_path / "p.json"
+    write_snapshot(path, Snapshot("p", "x", 1.0, (TrackRef("local a", "file:///a", title="One"),)))
+    assert read_snapshot(path).tracks[0].title == "One"  # type: ignore[union-attr]
+    st = path.stat()
+    write_snapshot(path, Snapshot("p", "x", 1.0, (TrackRef("local a", "file:///a", title="Two"),)))
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
+    assert path.stat().st_size == st.st_size
+    snap, meta = snapshot_and_meta(path)
+    assert snap is not None and snap.tracks[0].title == "Two"
+    assert meta["tracks"][0]["title"] == "Two"
+    meta["tracks"] = []  # a caller's copy: the next reader still gets the file's
+    assert snapshot_and_meta(path)[1]["tracks"][0]["title"] == "Two"

@@ -145,9 +145,18 @@ class Planner:
     # -- names (after the download tasks ran) -------------------------------------------------
 
     def names(self, refresh: bool = False) -> dict[str, str]:
-        """File stems of every downloaded track, as plan.file_names gives them."""
-        if self._names is not None and not refresh:
+        """File stems of every downloaded track, as plan.file_names gives them. `refresh`: work
+        them out again, as downloads of this run may have renamed tracks (none did when doit got
+        no track's tasks)."""
+        if self._names is not None and (not refresh or not any(not t.clean and not t.held
+                                                               for t in self.tracks.values())):
             return self._names
+        if not self.rows and not self._late and all(t.clean for t in self.tracks.values()):
+            # what assign_names gives when every track is settled on a name no other holds
+            names = {k: t.name for k, t in self.tracks.items() if t.name is not None}
+            if len({fold(n) for n in names.values()}) == len(names) == len(self.tracks):
+                self._names = names
+                return names
         manifest = self.ctx.manifest
         layout = self.ctx.layout
         wanted: dict[str, str] = {}
