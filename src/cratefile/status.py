@@ -74,11 +74,13 @@ def collect(manifest: Manifest) -> dict[str, Any]:
             counts = {"built": 0, "failed": 0, "pending": 0, "aliases": 0}
             for position, key in enumerate(members[p.slug], 1):
                 row = rows.get(key) or {}
-                alias_of = listed.key_of(key) if listed.key_of(key) != key else None
+                published = listed.key_of(key)
+                alias_of = published if published != key else None
                 counts["aliases"] += alias_of is not None
-                files = paths.get(alias_of or key, {})  # an alias publishes the kept track's files
+                files = paths.get(published, {})  # an alias publishes the kept track's files
                 # formats from_lossy: skip holds back are not missing (cratefile.quality.policy)
-                skipped = [f for f in p.formats if f in listed.held_of(key)]
+                held = listed.held_of(key)
+                skipped = [f for f in p.formats if f in held] if held else []
                 built = all(fmt in files and files[fmt] in present or fmt in skipped for fmt in p.formats)
                 if built:
                     state = "built"
@@ -118,13 +120,17 @@ def collect(manifest: Manifest) -> dict[str, Any]:
 def _present(paths: Iterable[str]) -> set[str]:
     """Which of `paths` exist: one listing per folder, not one stat per file (60,000 files of a
     20,000-track library in three formats live in three folders)."""
+    by_folder: dict[str, list[tuple[str, str]]] = {}
+    for path in paths:
+        folder, _, name = path.rpartition("/")
+        by_folder.setdefault(folder or "/", []).append((name, path))
     found: set[str] = set()
-    for folder in {os.path.dirname(p) for p in paths}:
+    for folder, wanted in by_folder.items():
         try:
-            with os.scandir(folder) as entries:
-                found.update(os.path.join(folder, e.name) for e in entries)
+            names = set(os.listdir(folder))
         except OSError:  # a folder that is gone holds nothing
             continue
+        found.update(path for name, path in wanted if name in names)
     return found
 
 
