@@ -304,3 +304,21 @@ def test_a_snapshot_rewritten_at_once_is_read_again(tmp_path: Any) -> None:
     assert meta["tracks"][0]["title"] == "Two"
     meta["tracks"] = []  # a caller's copy: the next reader still gets the file's
     assert snapshot_and_meta(path)[1]["tracks"][0]["title"] == "Two"
+
+
+def test_a_republished_playlist_links_the_new_file_and_shows_new_tags(built: Workspace) -> None:
+    """publish:<playlist> reuses what it knew of the other tracks (links by inode, M3U8 lines
+    by their JSON files' signatures) and still follows each change."""
+    wav = built.root / "library" / "wav" / "A - One.wav"
+    link = built.root / "library" / "playlists" / "Crate" / "wav" / "A - One.wav"
+    m3u8 = built.root / "library" / "playlists" / "Crate" / "Crate (wav).m3u8"
+    assert os.path.samefile(wav, link)
+    st = wav.stat()
+    os.utime(wav, ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))
+    assert _run(built) == ["convert:one:wav", "publish:crate"]
+    assert wav.stat().st_ino != st.st_ino and os.path.samefile(wav, link)  # made again: linked again
+    assert (built.root / "cache" / "publish" / "crate.json").is_file()
+    make_track(built.music / "01 one.mp3", bpm=124, key="Am", title="Uno", artist="A", seconds=6)
+    _run(built)
+    text = m3u8.read_text(encoding="utf-8")
+    assert ",A - Uno\n" in text and ",A - One\n" not in text

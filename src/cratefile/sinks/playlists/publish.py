@@ -13,9 +13,10 @@ import contextlib
 import os
 import shutil
 from pathlib import Path
+from typing import Any
 
 from cratefile.actions import action
-from cratefile.atomic import atomic_target, read_json
+from cratefile.atomic import atomic_target, read_json, write_json
 from cratefile.context import RunContext
 from cratefile.records import AnalysisResult, Sidecar
 
@@ -47,22 +48,19 @@ def m3u8_text(lines: list[tuple[str, float | None, str]]) -> str:
 def run_publish(ctx: RunContext, slug: str, folder: str, formats: dict[str, list[Entry]]) -> None:
     layout = ctx.layout
     base = layout.playlist_dir(folder)
-    # key -> (artist, title, seconds): each track's JSON read once, not once per format
-    shown: dict[str, tuple[str | None, str | None, float | None]] = {}
+    memo_path = layout.cache / "publish" / f"{slug}.json"
+    memo = _Shown(read_json(memo_path))
     for fmt, entries in formats.items():
         fmt_dir = base / fmt
         fmt_dir.mkdir(parents=True, exist_ok=True)
+        linked = _Inodes(str(fmt_dir))
         wanted = set()
         lines = []
         for key, name, src in entries:
-            place(Path(src), fmt_dir / name)
+            if not linked.same(name, src):
+                place(Path(src), fmt_dir / name)
             wanted.add(name)
-            if key not in shown:
-                analysis = AnalysisResult.from_json(read_json(layout.analysis(key))) or AnalysisResult()
-                sidecar = Sidecar.from_json(read_json(layout.sidecar(key)))
-                artist, title = (sidecar.artist, sidecar.title) if sidecar else (None, None)
-                shown[key] = (artist, title, analysis.duration or (sidecar.duration if sidecar else None))
-            artist, title, seconds = shown[key]
+            artist, title, seconds = memo.of(layout, key)
             display = " - ".join(x for x in (artist, title) if x) or Path(name).stem
             lines.append((display, seconds, f"{fmt}/{name}"))
         for stale in fmt_dir.iterdir():
@@ -70,3 +68,87 @@ def run_publish(ctx: RunContext, slug: str, folder: str, formats: dict[str, list
                 stale.unlink()
         with atomic_target(layout.m3u(folder, fmt)) as tmp:
             tmp.write_text(m3u8_text(lines), encoding="utf-8")
+    if memo.changed:
+        with contextlib.suppress(OSError):  # a memo only: read the JSON again next time
+            memo_path.parent.mkdir(parents=True, exist_ok=True)
+            write_json(memo_path, memo.kept)
+
+
+class _Inodes:
+    """Whether a playlist folder's entry already is its library file, from directory listings
+    (the inode numbers readdir gives, no stat per file): on one file system, equal numbers are
+    one file. Anything else (another file system, a folder that cannot be listed, numbers
+    readdir reports differently from stat, as overlayfs may) goes to `place`, which checks."""
+
+    def __init__(self, folder: str) -> None:
+        self.folder = folder
+        self.here = self._listing(folder)
+        self.dev = self._dev(folder)
+        self.sources: dict[str, tuple[int | None, dict[str, int]]] = {}  # folder -> (st_dev, name -> inode)
+
+    def same(self, name: str, src: str) -> bool:
+        mine = self.here.get(name)
+        if mine is None or self.dev is None:
+            return False
+        where, _, src_name = src.rpartition("/")
+        known = self.sources.get(where)
+        if known is None:
+            known = self.sources[where] = (self._dev(where), self._listing(where))
+        dev, inodes = known
+        return dev == self.dev and inodes.get(src_name) == mine
+
+    @staticmethod
+    def _listing(folder: str) -> dict[str, int]:
+        try:
+            with os.scandir(folder) as found:
+                return {e.name: e.inode() for e in found}
+        except OSError:
+            return {}
+
+    @staticmethod
+    def _dev(folder: str) -> int | None:
+        try:
+            return os.stat(folder).st_dev
+        except OSError:
+            return None
+
+
+Shown = tuple[str | None, str | None, float | None]  # (artist, title, seconds) of an M3U8 line
+
+
+class _Shown:
+    """Each track's M3U8 line facts, read from its sidecar and analysis JSON and remembered in
+    cache/publish/<slug>.json with both files' (inode, mtime_ns, size): a playlist of 20,000
+    tracks is published again when one of them changed, and reading 40,000 JSON files for the
+    other lines cost seconds. A file replaced (as every cache write is) or edited shows."""
+
+    def __init__(self, data: Any) -> None:
+        self.known: dict[str, Any] = data if isinstance(data, dict) else {}
+        self.kept: dict[str, Any] = {}
+        self.changed = False
+
+    def of(self, layout: Any, key: str) -> Shown:
+        found = self.kept.get(key)
+        if found is not None:
+            return found[2], found[3], found[4]
+        sidecar_path, analysis_path = layout.sidecar(key), layout.analysis(key)
+        sigs = [_sig(sidecar_path), _sig(analysis_path)]
+        old = self.known.get(key)
+        if isinstance(old, list) and len(old) == 5 and old[:2] == sigs and None not in sigs:
+            self.kept[key] = old
+            return old[2], old[3], old[4]
+        analysis = AnalysisResult.from_json(read_json(analysis_path)) or AnalysisResult()
+        sidecar = Sidecar.from_json(read_json(sidecar_path))
+        artist, title = (sidecar.artist, sidecar.title) if sidecar else (None, None)
+        seconds = analysis.duration or (sidecar.duration if sidecar else None)
+        self.kept[key] = [*sigs, artist, title, seconds]
+        self.changed = True
+        return artist, title, seconds
+
+
+def _sig(path: Path) -> list[int] | None:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return [st.st_ino, st.st_mtime_ns, st.st_size]
