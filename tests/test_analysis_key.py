@@ -54,6 +54,11 @@ F, G, AB, BB, C, DB, EB, E = 5, 7, 8, 10, 0, 1, 3, 4
         ([(F, AB, C), (F, AB, C), (DB, F, AB), (C, E, G)], "Fm", 23.0),  # played 23 cents sharp
         # Ab major: I - IV - V - I, same notes as F minor's natural scale
         ([(AB, C, EB), (DB, F, AB), (EB, G, BB), (AB, C, EB)], "Ab", 0.0),
+        # an aeolian vamp that never cadences, i - VII - VI - VII: its VII sounds twice as long
+        # as its i, but it is F minor, not Eb major
+        ([(F, AB, C), (EB, G, BB), (DB, F, AB), (EB, G, BB)], "Fm", 0.0),
+        # and I - V - vi - IV, the same notes, stays Ab major: its V is not vi's VII
+        ([(AB, C, EB), (EB, G, BB), (F, AB, C), (DB, F, AB)], "Ab", 0.0),
     ],
 )
 def test_key_of_a_progression(chords: list[tuple[int, ...]], key: str, cents: float) -> None:
@@ -86,17 +91,29 @@ def test_chords_decide_between_keys_that_share_a_scale() -> None:
 
 
 def test_the_phrase_start_tips_a_near_tie() -> None:
-    # Eb major fits this chroma a little better than F minor (0.839 against 0.819) and both
-    # triads sound as long: the chord that starts the phrases decides, either way
-    chroma = np.array([0.55, 0.35, 0.15, 0.85, 0.04, 0.75, 0.01, 0.44, 0.48, 0.1, 0.44, 0.04])
+    # Ab major fits this chroma a little better than its relative F minor (0.868 against
+    # 0.844) and both triads sound as long: the chord that starts the phrases decides, either way
+    chroma = np.array([0.8, 0.3, 0.0, 0.8, 0.0, 0.8, 0.0, 0.3, 0.8, 0.0, 0.3, 0.0])
     chords = np.zeros(24)
-    chords[12 + F], chords[EB] = 1.0, 1.0
-    assert key_from_chroma(chroma, chords=chords).key == parse_key("Eb")
+    chords[12 + F], chords[AB] = 1.0, 1.0
+    assert key_from_chroma(chroma, chords=chords).key == parse_key("Ab")
     starts_on = np.zeros(24)
     starts_on[12 + F] = 1.0
     assert key_from_chroma(chroma, chords=chords, phrase=starts_on).key == parse_key("Fm")
-    starts_on[12 + F], starts_on[EB] = 0.0, 1.0
-    assert key_from_chroma(chroma, chords=chords, phrase=starts_on).key == parse_key("Eb")
+    starts_on[12 + F], starts_on[AB] = 0.0, 1.0
+    assert key_from_chroma(chroma, chords=chords, phrase=starts_on).key == parse_key("Ab")
+
+
+def test_the_vii_of_a_minor_loop_counts_for_its_tonic_unless_the_relative_major_sounds() -> None:
+    # the Eb-major profile fits this chroma better than F minor (0.839 against 0.819), and the
+    # Eb triad sounds twice as long as Fm's (i - VII - VI - VII): F minor, by its VII
+    chroma = np.array([0.55, 0.35, 0.15, 0.85, 0.04, 0.75, 0.01, 0.44, 0.48, 0.1, 0.44, 0.04])
+    chords = np.zeros(24)
+    chords[EB], chords[12 + F], chords[DB] = 1.0, 0.5, 0.5
+    assert key_from_chroma(chroma, chords=chords).key == parse_key("Fm")
+    # with Ab major's tonic as loud as the Eb (I - V - vi - IV), the Eb is Ab's V: not F minor
+    chords[AB] = 1.0
+    assert key_from_chroma(chroma, chords=chords).key == parse_key("Ab")
 
 
 def test_phrase_histogram_reads_the_first_bar_of_each_phrase() -> None:
