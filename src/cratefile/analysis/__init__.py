@@ -30,8 +30,9 @@ from typing import TYPE_CHECKING, Any
 # period search, the 8ths in the octave, the phrase-start chord in the key, a calibrated
 # key_confidence; 12-3: the bass names chords, anti-correlated periods count against a tempo;
 # 12-4: the snare and hats vote on the period; 12-5: the phrase start only tips a near tie, the
-# confidence from the margin alone; 12-6: a minor key's VII counts for it (aeolian vamps)
-ALGO_VERSION = "2026.12-6"
+# confidence from the margin alone; 12-6: a minor key's VII counts for it (aeolian vamps);
+# 12-7: a period whose half is less periodic than itself loses (3:2 rivals)
+ALGO_VERSION = "2026.12-7"
 
 _EXPORTS = {
     "analyze_file": "cratefile.analysis.track",

@@ -8,8 +8,10 @@ The recipe measured in REFERENCE.md ("audio stack"):
    bars all vote for the same tempo, while a 3:2 rival (dotted rhythms, triplets) collects fewer
    votes. 8P is the bar of a slow tempo (an 80 BPM loop is searched as 160): without it a bass
    line in dotted 8ths made 4/3 of the tempo win; a member where the envelope is out of phase
-   with itself counts against the candidate (ANTI_WEIGHT), and the envelope of the snare, clap
-   and hats votes next to the full one (MID_WEIGHT). Sub-frame precision comes from the
+   with itself counts against the candidate (ANTI_WEIGHT), a period whose half is less periodic
+   than itself does too (UNDIVIDED_WEIGHT: a beat divides into 8ths, a 3:2 rival's half falls
+   between them), and the envelope of the snare, clap and hats votes next to the full one
+   (MID_WEIGHT). Sub-frame precision comes from the
    autocorrelation upsampled 8x through its spectrum and parabolic peak interpolation at
    growing multiples (1, 2, 4, 8 ...) of the period, each at the peak climbed to from where the
    period puts it.
@@ -204,6 +206,12 @@ FAMILY = (0.5, 1.0, 2.0, 4.0, 8.0)  # multiples of a period that vote for it
 # MID_HZ (snare, clap, hats): a bass line in dotted 8ths under a break at 170 makes the full
 # envelope's 2/3 rival (113) as periodic as the tempo; the backbeat and hats are not.
 MID_WEIGHT = 0.5
+# A beat divides in two (8th notes): a period whose half is less periodic than itself loses
+# UNDIVIDED_WEIGHT times the difference. A 3:2 rival is such a period: under techno at 134
+# with kicks on the beats and the bass on the off-beat 8ths, every even number of 16ths
+# repeats, and the dotted quarter (2/3 of the tempo: 6, 12, 24, 48 16ths) collected as much as
+# the beat (4, 8, 16, 32), but its half (3 16ths) falls between the 8ths.
+UNDIVIDED_WEIGHT = 1.0
 
 
 def _family_scores(acf: np.ndarray, lags: np.ndarray) -> np.ndarray:
@@ -218,6 +226,13 @@ def _family_scores(acf: np.ndarray, lags: np.ndarray) -> np.ndarray:
         value = np.interp(at, idx, acf)
         total += np.where(ok, value + ANTI_WEIGHT * np.minimum(value, 0.0), 0.0)
     return total
+
+
+def _undivided(acf: np.ndarray, lags: np.ndarray) -> np.ndarray:
+    """How much less periodic each lag's half is than the lag itself (0 when not less)."""
+    idx = np.arange(len(acf))
+    gap: np.ndarray = np.maximum(np.interp(lags, idx, acf) - np.interp(lags * 0.5, idx, acf), 0.0)
+    return gap
 
 
 def _refine_period(acf: np.ndarray, up: int, period: float) -> float:
@@ -411,7 +426,7 @@ def tempo_from_envelopes(
     # peaks crowd the refinement windows.
     lag_hi = 60.0 * rate / SEARCH_BPM_MIN
     lags = np.arange(lag_hi / 2.0, lag_hi + 0.05, 0.05)
-    scores = _family_scores(acf, lags)
+    scores = _family_scores(acf, lags) - UNDIVIDED_WEIGHT * _undivided(acf, lags)
     votes = 1.0
     if np.any(envs.mid > 0):  # the backbeat and hats vote too (see MID_WEIGHT)
         scores = scores + MID_WEIGHT * _family_scores(_plain_acf(envs.mid), lags)
