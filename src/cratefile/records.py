@@ -16,9 +16,18 @@ from typing import Any, Literal
 KeyNotation = Literal["standard", "camelot", "openkey"]
 
 
+_UNSAFE_STEM = re.compile(r"[^a-z0-9_.]+")
+_stems: dict[str, str] = {}  # stem_of's answers: called per track several times a run
+
+
 def stem_of(key: str) -> str:
     """File stem of a track key: 'soundcloud 123456' -> 'soundcloud-123456'."""
-    return re.sub(r"[^a-z0-9_.]+", "-", key.lower()).strip("-.") or "track"
+    stem = _stems.get(key)
+    if stem is None:
+        stem = _UNSAFE_STEM.sub("-", key.lower()).strip("-.") or "track"
+        if len(_stems) < 1_000_000:  # bounded: a long-lived process (tests) does not grow forever
+            _stems[key] = stem
+    return stem
 
 
 TRACK_STAGES = ("download", "analyze", "convert")  # the per-track doit basenames, in build order

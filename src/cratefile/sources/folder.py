@@ -27,8 +27,11 @@ if TYPE_CHECKING:
 AUDIO_EXTENSIONS = frozenset({".wav", ".aif", ".aiff", ".flac", ".mp3", ".m4a", ".aac", ".ogg", ".opus", ".alac"})
 
 
+_DIGITS = re.compile(r"(\d+)")
+
+
 def _natural(path: str) -> list[Any]:
-    return [int(part) if part.isdigit() else part.lower() for part in re.split(r"(\d+)", path)]
+    return [int(part) if part.isdigit() else part.lower() for part in _DIGITS.split(path)]
 
 
 def listing(folder: Path) -> list[Path]:
@@ -59,18 +62,19 @@ def _listed(folder: Path) -> list[tuple[str, os.DirEntry[str]]]:
             except OSError:
                 is_dir = False
             name = entry.name
+            if name.startswith("."):
+                continue
             if is_dir:
-                if not name.startswith("."):
-                    subdirs.append(entry)
-            elif not name.startswith(".") and os.path.splitext(name)[1].lower() in AUDIO_EXTENSIONS:
-                found.append((f"{rel}{name}", os.path.join(top, name), entry))
+                subdirs.append(entry)
+            elif f".{name.rpartition('.')[2].lower()}" in AUDIO_EXTENSIONS and "." in name:  # os.path.splitext's
+                found.append((f"{rel}{name}", entry.path, entry))
         for entry in subdirs:
             try:
                 linked = entry.is_symlink()
             except OSError:
                 linked = False
             if not linked:
-                walk(os.path.join(top, entry.name), f"{rel}{entry.name}/")
+                walk(entry.path, f"{rel}{entry.name}/")
 
     walk(base, "")
     found.sort(key=lambda f: _natural(f[0]))
