@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 import shutil
 import time
+from collections.abc import Collection, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -50,7 +51,7 @@ def build_report(ctx: RunContext, executed: list[str], *, interrupted: bool, err
     listed = Listed(ctx.manifest, ctx.catalog, {slug: [r.key for r in s.tracks] if s else []
                                                 for slug, s in snaps.items()})
     # what the fast path proved in place in this run is not looked up and stat-ed again
-    proven = _proven_files(ctx)
+    proven = _proven_formats(ctx)
     files = _file_paths(ctx, listed, snaps, proven)
     playlists = []
     for p in ctx.manifest.playlists:
@@ -68,13 +69,16 @@ def build_report(ctx: RunContext, executed: list[str], *, interrupted: bool, err
             entry["review"] = sum(1 for w in waiting if isinstance(w, dict) and w.get("status") == "review")
             entry["unmatched"] = sum(1 for w in waiting if isinstance(w, dict) and w.get("status") == "unmatched")
             entry["total"] += entry["review"] + entry["unmatched"]
+        wanted = frozenset(p.formats)
         for ref in tracks:
             track = listed.key_of(ref.key)
             entry["aliases"] += track != ref.key
             have = files.get(track, _NONE)
             held = listed.held_of(ref.key)
-            seen = proven.get(track, _NONE)
-            built = all(fmt in held or fmt in seen or (fmt in have and os.path.exists(have[fmt])) for fmt in p.formats)
+            seen = proven.get(track)
+            built = (seen is not None and wanted <= seen) or all(  # a clean track has every format it claims
+                fmt in held or (seen is not None and fmt in seen) or (fmt in have and os.path.exists(have[fmt]))
+                for fmt in p.formats)
             if ref.key in failed_now:
                 entry["failed"].append({**failed_now[ref.key], "title": ref.title})
             elif ref.key in elsewhere_now:
@@ -101,17 +105,17 @@ def build_report(ctx: RunContext, executed: list[str], *, interrupted: bool, err
     }
 
 
-def _proven_files(ctx: RunContext) -> dict[str, dict[str, str]]:
-    """{track: {format: library file}} of the tracks this run's fast path proved clean: each
-    file was found in place (engine/fastpath.py)."""
+def _proven_formats(ctx: RunContext) -> dict[str, frozenset[str]]:
+    """{track: its formats} of the tracks this run's fast path proved clean: each format's file
+    was found in place (engine/fastpath.py)."""
     from cratefile.engine.tasks import PLANNER
 
     planner = ctx.shared(PLANNER, lambda: None)
-    return planner.proven_files() if planner is not None else {}
+    return planner.proven_formats() if planner is not None else {}
 
 
 def _file_paths(ctx: RunContext, listed: Listed, snaps: dict[str, Snapshot | None],
-                proven: dict[str, dict[str, str]]) -> dict[str, dict[str, str]]:
+                proven: Mapping[str, Collection[str]]) -> dict[str, dict[str, str]]:
     """{track: {format: path}} from the catalog, of the tracks whose files the report must
     look for: all of them, less those `proven` holds every format of."""
     wanted: set[str] | None = None

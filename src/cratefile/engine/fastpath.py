@@ -46,7 +46,7 @@ from cratefile.atomic import read_json
 from cratefile.catalog.sqlite import Failure
 from cratefile.context import RunContext
 from cratefile.freshness import analysis_current, output_matches
-from cratefile.naming import assign_names, assign_one, fold, keeps_name, render_name
+from cratefile.naming import assign_around, assign_names, assign_one, fold, keeps_name, render_name
 from cratefile.records import Claim, Sidecar, digest, stem_of
 from cratefile.stages.download import audio_path
 
@@ -87,6 +87,7 @@ class _Group:
     digest: str
     formats: tuple[tuple[str, str], ...]  # (format, extension)
     claim: Claim
+    format_names: frozenset[str] = frozenset()
 
 
 @dataclass
@@ -105,6 +106,9 @@ class Planner:
     _late: dict[str, str] = field(default_factory=dict)  # names given as downloads ended (name_late)
     _taken: dict[str, str] | None = None  # folded name -> key, of every named track (name_late)
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    # (mtime_ns, size) of the library files of the tracks proven clean by their stamp, as the
+    # stamp found them: the sinks' up-to-date checks take them from here instead of a second stat
+    file_sigs: dict[str, tuple[int, int]] = field(default_factory=dict)
 
     # -- selection (after the fetch tasks ran) ------------------------------------------------
 
@@ -122,8 +126,14 @@ class Planner:
                 track.held = plan.held_back(failure, now, cool_off, ctx.retry_failed, plan.ref_inputs(claim.ref))
                 continue
             stamp = stamps.get(key)
-            if stamp is not None and self._stamp(key, track, stamp[1], stamp[2], stamp[3], lib) == stamp[0]:
+            if stamp is None:
+                continue
+            found, outputs = self._stamp_and_outputs(key, track, stamp[1], stamp[2], stamp[3], lib)
+            if found == stamp[0]:
                 track.clean, track.stamp, track.name, track.plain = True, stamp, stamp[2], stamp[3]
+                for path, sig in outputs:
+                    if sig is not None:
+                        self.file_sigs[path] = sig
         unproven = [k for k, t in self.tracks.items() if not t.clean]
         if catalog is not None and unproven:
             self.rows = catalog.file_records(unproven)
@@ -159,23 +169,32 @@ class Planner:
                 return names
         manifest = self.ctx.manifest
         layout = self.ctx.layout
+        fixed: dict[str, str] = {}  # the clean tracks: settled on their names (their stamps say)
+        fixed_plain: dict[str, str] = {}
         wanted: dict[str, str] = {}
         previous: dict[str, str] = {}
-        settled = set()
         for key, track in self.tracks.items():
             if track.clean:
                 assert track.plain is not None and track.name is not None
-                wanted[key], previous[key] = track.plain, track.name
-                settled.add(key)
+                fixed[key], fixed_plain[key] = track.name, track.plain
                 continue
             sidecar = Sidecar.from_json(read_json(layout.sidecar(key)))
             if sidecar is None:
                 continue
             track.plain = wanted[key] = _plain(manifest.naming, sidecar, track.claim, key)
         for (key, _fmt), row in sorted(self.rows.items()):
-            previous.setdefault(key, Path(row["path"]).stem)  # as Catalog.file_stems
-        previous.update(self._late)  # files this run made under names given as it went
-        self._names = assign_names(wanted, previous, max_bytes=manifest.naming.max_length, settled=settled)
+            if key not in fixed:
+                previous.setdefault(key, Path(row["path"]).stem)  # as Catalog.file_stems
+        previous.update((k, n) for k, n in self._late.items() if k not in fixed)  # names given as it went
+        max_bytes = manifest.naming.max_length
+        # the few tracks that are not clean named around the others (what assign_names gives them)
+        around = assign_around(wanted, previous, fixed, fixed_plain, max_bytes=max_bytes)
+        if around is not None:
+            self._names = {k: n for k in self.tracks if (n := fixed.get(k) or around.get(k)) is not None}
+        else:
+            every = {k: fixed_plain[k] if k in fixed_plain else wanted[k] for k in self.tracks
+                     if k in fixed_plain or k in wanted}
+            self._names = assign_names(every, {**fixed, **previous}, max_bytes=max_bytes, settled=fixed)
         for key, name in self._names.items():
             self.tracks[key].name = name
         return self._names
@@ -217,12 +236,11 @@ class Planner:
             found += paths if track.clean else [p for p in paths if os.path.isfile(p)]
         return frozenset(found)
 
-    def proven_files(self) -> dict[str, dict[str, str]]:
-        """{key: {format: library file}} of the tracks proven clean in this run (by their stamp,
-        or checked by `verify`): each file was found in place, recorded as the catalog says."""
-        lib = str(self.ctx.layout.library)
-        return {key: {fmt: f"{lib}/{fmt}/{track.name}.{ext}" for fmt, ext in track.group.formats}
-                for key, track in self.tracks.items() if track.clean and track.name is not None}
+    def proven_formats(self) -> dict[str, frozenset[str]]:
+        """{key: its formats} of the tracks proven clean in this run (by their stamp, or checked
+        by `verify`): each format's library file was found in place, recorded as the catalog says."""
+        return {key: track.group.format_names for key, track in self.tracks.items()
+                if track.clean and track.name is not None}
 
     # -- proofs ---------------------------------------------------------------------------
 
@@ -283,12 +301,18 @@ class Planner:
         return True
 
     def _stamp(self, key: str, track: _Track, audio: str, name: str, plain: str, lib: str) -> str:
+        return self._stamp_and_outputs(key, track, audio, name, plain, lib)[0]
+
+    def _stamp_and_outputs(self, key: str, track: _Track, audio: str, name: str, plain: str,
+                           lib: str) -> tuple[str, list[tuple[str, Sig]]]:
+        """The stamp, and each library file of the track with the (mtime_ns, size) it covers."""
         stem = stem_of(key)
-        sigs = [_sig(audio), *(_sig(f"{folder}{stem}.json") for folder in self._state_folders)]
-        sigs += [_sig(f"{lib}/{fmt}/{name}.{ext}") for fmt, ext in track.group.formats]  # _outputs
+        sigs = [_sig(audio), *[_sig(f"{folder}{stem}.json") for folder in self._state_folders]]
+        outputs = [(path, _sig(path)) for path in [f"{lib}/{fmt}/{name}.{ext}" for fmt, ext in track.group.formats]]
+        sigs += [sig for _, sig in outputs]  # _outputs
         ref = track.claim.ref
         blob = repr((track.group.digest, key, ref.title, ref.artist, audio, name, plain, sigs))
-        return hashlib.blake2b(blob.encode(), digest_size=12).hexdigest()
+        return hashlib.blake2b(blob.encode(), digest_size=12).hexdigest(), outputs
 
     @functools.cached_property
     def _state_folders(self) -> tuple[str, ...]:
@@ -306,7 +330,7 @@ class Planner:
             facts = [STAMP_VERSION, plan.TAGS_VERSION, self.algo, asdict(manifest.naming), str(manifest.library),
                      str(manifest.cache), claim.kind, first.name, first.analysis.digest, plan.tag_context(claim),
                      [(f, e, manifest.formats[f].digest) for f, e in formats]]
-            group = self._groups[slugs] = _Group(digest(facts), formats, claim)
+            group = self._groups[slugs] = _Group(digest(facts), formats, claim, frozenset(f for f, _ in formats))
         return group
 
 

@@ -134,7 +134,7 @@ class _Inputs:
         return self._built
 
     def view(self) -> BuildView:
-        return BuildView(self.ctx, self.snapshots, self.claims, self.names, self.built())
+        return BuildView(self.ctx, self.snapshots, self.claims, self.names, self.built(), self.planner.file_sigs)
 
 
 def runs_tasks(argv: Sequence[str]) -> bool:
@@ -194,7 +194,7 @@ def _sink_creator(inputs: _Inputs, name: str) -> _Creator:
         if config is not None:
             yield from sink.tasks(inputs.view(), config)
 
-    creator.__doc__ = (sink.__doc__ or sink.__class__.__doc__ or name).strip().splitlines()[0]
+    creator.__doc__ = name  # (its doit group's doc; asking the sink would import it)
     return creator
 
 

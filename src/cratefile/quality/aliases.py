@@ -97,6 +97,17 @@ class Published:
             path = self.build.output_file(key, fmt)  # the kept track lacks it this run: the alias's own, if built
         return path
 
+    def output_files(self, key: str, formats: Sequence[str]) -> list[str | None]:
+        """`output_file` of each of `formats` (the playlists sink asks for every position)."""
+        track = self.key_of(key)
+        held = self.held.get(track, ())
+        paths = self.build.output_files(track, formats)
+        if held:
+            paths = [None if fmt in held else path for fmt, path in zip(formats, paths, strict=True)]
+        if track != key and None in paths:
+            return [self.output_file(key, fmt) for fmt in formats]  # the alias's own files, where it has them
+        return paths
+
     def aliased(self, keys: Collection[str]) -> int:
         """How many of `keys` publish another track's file."""
         return sum(1 for k in keys if self.key_of(k) != k)

@@ -19,7 +19,7 @@ from __future__ import annotations
 import functools
 import os
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -50,6 +50,9 @@ class BuildView:
     claims: Mapping[str, Claim]  # track key -> claim, in manifest order
     names: Mapping[str, str]  # track key -> file stem in the library
     built: frozenset[str]  # library files that exist (absolute paths as str)
+    # (mtime_ns, size) of library files as this run found them in place, where it knows them
+    # (the tracks proven clean): an up-to-date check need not stat them again
+    file_sigs: Mapping[str, tuple[int, int]] = field(default_factory=dict)
 
     @property
     def manifest(self) -> Manifest:
@@ -73,6 +76,19 @@ class BuildView:
         prefix, ext = self._folders[fmt]
         path = f"{prefix}{name}{ext}"  # str(Layout.output(...))
         return path if path in self.built else None
+
+    def output_files(self, key: str, formats: Sequence[str]) -> list[str | None]:
+        """`output_file` of each of `formats`, the track's name looked up once."""
+        name = self.names.get(key)
+        if name is None:
+            return [None] * len(formats)
+        folders, built = self._folders, self.built
+        out: list[str | None] = []
+        for fmt in formats:
+            prefix, ext = folders[fmt]
+            path = f"{prefix}{name}{ext}"
+            out.append(path if path in built else None)
+        return out
 
     @functools.cached_property
     def _folders(self) -> dict[str, tuple[str, str]]:
@@ -147,6 +163,10 @@ class SinkBase:
     @property
     def basename(self) -> str:
         return self.name
+
+    @property
+    def verb_words(self) -> tuple[str, ...]:
+        return tuple(self.verbs)
 
     def parse(self, section: Any, reader: ManifestReader) -> Any:
         return section

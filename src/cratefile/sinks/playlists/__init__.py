@@ -7,6 +7,7 @@ acoustic duplicate's position links the file of the recording kept in its place,
 
 from __future__ import annotations
 
+import hashlib
 import os
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -16,7 +17,6 @@ from doit.tools import config_changed
 
 from cratefile.layout import playlist_folder
 from cratefile.quality.aliases import Published
-from cratefile.records import digest
 from cratefile.sinks.base import BuildView, SinkBase, quiet
 from cratefile.sinks.playlists.publish import Entry, run_publish
 
@@ -34,19 +34,26 @@ def _links_present(base: Path, entries: Mapping[str, list[Entry]]) -> bool:
     return True
 
 
-def _sources(entries: Mapping[str, list[Entry]]) -> list[tuple[str, int, int] | None]:
-    """(path, mtime_ns, size) of every library file a playlist links: what its file_dep were
-    (a digest of these is one uptodate value instead of a doit dependency per file)."""
-    out: list[tuple[str, int, int] | None] = []
-    for rows in entries.values():
-        for _, _, src in rows:
-            try:
-                st = os.stat(src)
-            except OSError:
-                out.append(None)
-                continue
-            out.append((src, st.st_mtime_ns, st.st_size))
-    return out
+def _state(entries: Mapping[str, list[Entry]], known: Mapping[str, tuple[int, int]]) -> str:
+    """A digest of the entries and of the (mtime_ns, size) of every library file they link:
+    what their file_dep were (one uptodate value instead of a doit dependency per file). A file
+    the run already found in place (`known`, BuildView.file_sigs) is not stat-ed again."""
+    h = hashlib.blake2b(digest_size=16)
+    for fmt, rows in entries.items():
+        parts = [fmt]
+        for key, name, src in rows:
+            sig = known.get(src)
+            if sig is None:
+                try:
+                    st = os.stat(src)
+                except OSError:
+                    parts.append(f"{key}\0{name}\0{src}\0-")
+                    continue
+                sig = st.st_mtime_ns, st.st_size
+            parts.append(f"{key}\0{name}\0{src}\0{sig[0]}\0{sig[1]}")
+        h.update("\n".join(parts).encode("utf-8", "surrogateescape"))
+        h.update(b"\x1e")
+    return h.hexdigest()
 
 
 class PlaylistsSink(SinkBase):
@@ -65,21 +72,24 @@ class PlaylistsSink(SinkBase):
             if snap is None:
                 continue
             folder = playlist_folder(p)
-            entries: dict[str, list[Entry]] = {}
-            for fmt in p.formats:
-                rows = []
-                for ref in snap.tracks:
-                    src = published.output_file(ref.key, fmt)  # an alias: the kept track's file
+            formats = p.formats
+            entries: dict[str, list[Entry]] = {fmt: [] for fmt in formats}
+            columns = [entries[fmt] for fmt in formats]
+            for ref in snap.tracks:
+                paths = published.output_files(ref.key, formats)  # an alias: the kept track's files
+                if paths.count(None) == len(paths):
+                    continue
+                track = published.key_of(ref.key)
+                for rows, src in zip(columns, paths, strict=True):
                     if src is not None:
-                        rows.append((published.key_of(ref.key), os.path.basename(src), src))
-                entries[fmt] = rows
+                        rows.append((track, src.rpartition("/")[2], src))
             yield {
                 "name": p.slug,
                 "doc": f"playlist folder and M3U8 of {p.name!r}",
                 "actions": [(run_publish, [build.run, p.slug, folder, entries])],
                 "targets": [str(layout.m3u(folder, fmt)) for fmt in p.formats],
                 # the linked files' (mtime_ns, size) in the digest, not as 60,000 file_dep of a large library
-                "uptodate": [config_changed(digest([entries, _sources(entries)])),
+                "uptodate": [config_changed(_state(entries, build.file_sigs)),
                              (_links_present, [layout.playlist_dir(folder), entries])],
                 **quiet(),
             }

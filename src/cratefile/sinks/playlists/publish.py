@@ -63,9 +63,10 @@ def run_publish(ctx: RunContext, slug: str, folder: str, formats: dict[str, list
             artist, title, seconds = memo.of(layout, key)
             display = " - ".join(x for x in (artist, title) if x) or Path(name).stem
             lines.append((display, seconds, f"{fmt}/{name}"))
-        for stale in fmt_dir.iterdir():
-            if stale.is_file() and not stale.name.startswith(".") and stale.name not in wanted:
-                stale.unlink()
+        with os.scandir(fmt_dir) as found:  # no Path and no stat per entry: 20,000 of them
+            stale = [e.path for e in found if e.name not in wanted and not e.name.startswith(".") and e.is_file()]
+        for path in stale:
+            os.unlink(path)
         with atomic_target(layout.m3u(folder, fmt)) as tmp:
             tmp.write_text(m3u8_text(lines), encoding="utf-8")
     if memo.changed:
