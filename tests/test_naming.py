@@ -8,7 +8,7 @@ import unicodedata
 
 import pytest
 
-from cratefile.naming import assign_names, cut_utf8, fold, render_name, safe_component
+from cratefile.naming import assign_around, assign_names, cut_utf8, fold, render_name, safe_component
 from cratefile.records import NamingRule
 
 RULE = NamingRule()
@@ -208,3 +208,29 @@ def test_assign_names_is_deterministic_and_unique_at_scale() -> None:
 def test_safe_component_refuses_absurd_limits() -> None:
     with pytest.raises(ValueError):
         safe_component("x", 3)
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_naming_the_changed_tracks_around_the_settled_ones_gives_what_assign_names_gives(seed: int) -> None:
+    """engine/fastpath names the few unsettled tracks of a large library around the settled ones
+    (assign_around): each time it answers, the answer is assign_names' over the whole library."""
+    rng = random.Random(seed)
+    stems = ["Artist - Title", "artist - title", "Other - Song", "Émile - Café", "Emile - Cafe", "X - Y"]
+    keys = [f"soundcloud {rng.randrange(10**6)}" for _ in range(rng.randrange(3, 14))]
+    keys = list(dict.fromkeys(keys))
+    plain = {k: safe_component(rng.choice(stems), 40) for k in keys}
+    first = assign_names(plain, max_bytes=40)  # a library named once
+    settled = {k for k in keys if rng.random() < 0.6}
+    fixed = {k: first[k] for k in settled}
+    fixed_plain = {k: plain[k] for k in settled}
+    wanted = {k: rng.choice(stems) if rng.random() < 0.5 else plain[k] for k in keys if k not in settled}
+    previous = {k: first[k] for k in wanted if rng.random() < 0.7}
+    if rng.random() < 0.3 and wanted and fixed:  # a changed track whose old file name is a settled one's
+        previous[next(iter(wanted))] = next(iter(fixed.values()))
+    around = assign_around(wanted, previous, fixed, fixed_plain, max_bytes=40)
+    whole = assign_names({**fixed_plain, **wanted}, {**fixed, **previous}, max_bytes=40, settled=settled)
+    if around is None:
+        assert any(fold(previous.get(k, "")) in {fold(n) for n in fixed.values()} for k in wanted)
+        return
+    assert around == {k: whole[k] for k in wanted}
+    assert all(whole[k] == fixed[k] for k in fixed)

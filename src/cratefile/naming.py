@@ -314,6 +314,60 @@ def assign_names(
     return {key: chosen[key] for key in wanted}
 
 
+def assign_around(
+    wanted: Mapping[str, str],
+    previous: Mapping[str, str],
+    fixed: Mapping[str, str],
+    fixed_plain: Mapping[str, str],
+    *,
+    max_bytes: int = NamingRule.max_length,
+) -> dict[str, str] | None:
+    """What `assign_names` gives the tracks of `wanted` when the others are `fixed` (key ->
+    the name it keeps, its template's safe stem in `fixed_plain`: settled tracks), without
+    working the fixed ones out again: a rerun where one track of 20,000 changed names one.
+
+    The same as assign_names({**fixed_plain, **wanted}, {**fixed, **previous}, settled=fixed)
+    restricted to `wanted`, whenever every fixed track keeps its name there: the fixed names
+    fold apart and no wanted track's previous name folds to one of them. Otherwise None
+    (the caller works every name out)."""
+    taken = {fold(name) for name in fixed.values()}
+    if len(taken) != len(fixed):
+        return None
+    if any(fold(old) in taken for key, old in previous.items() if key in wanted):
+        return None
+    plain = {key: safe_component(stem, max_bytes) for key, stem in wanted.items()}
+    keys = sorted(plain)
+    chosen: dict[str, str] = {}
+    for key in keys:  # 1. history first, as assign_names
+        old = previous.get(key)
+        if old is None or fold(old) in taken:
+            continue
+        if old == plain[key] or old in _first_candidates(key, plain[key], max_bytes):
+            chosen[key] = old
+            taken.add(fold(old))
+    rest = [key for key in keys if key not in chosen]
+    wanted_folds = {fold(stem) for stem in plain.values()}
+    claims = Counter(fold(plain[key]) for key in keys)
+    for stem in fixed_plain.values():  # only the stems a wanted track also wants can matter
+        folded = fold(stem)
+        if folded in wanted_folds:
+            claims[folded] += 1
+    for key in rest:  # 2. a stem wanted by one track only, and free
+        folded = fold(plain[key])
+        if claims[folded] == 1 and folded not in taken:
+            chosen[key] = plain[key]
+            taken.add(folded)
+    for key in rest:  # 3. a suffixed name, in key order
+        if key in chosen:
+            continue
+        for name in _candidates(key, plain[key], max_bytes):
+            if name != plain[key] and fold(name) not in taken:
+                chosen[key] = name
+                taken.add(fold(name))
+                break
+    return {key: chosen[key] for key in wanted}
+
+
 def assign_one(key: str, stem: str, taken: Mapping[str, str], *, max_bytes: int = NamingRule.max_length) -> str:
     """A name for one track named while others are being built (engine/fastpath.py names a
     track once its download ends): its stem when no other track holds it, else its first free
