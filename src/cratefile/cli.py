@@ -57,24 +57,36 @@ def _sink_verb(args: list[str]) -> tuple[str | None, list[str], list[str]]:
             manifest_args.append(arg)
         else:
             words.append(arg)
-    for verb in _verbs():
+    for verb in _verb_words():
         head = verb.split()
         if words[: len(head)] == head:
             return verb, words[len(head):], manifest_args
     return None, words, manifest_args
 
 
-def _verbs() -> dict[str, Any]:
-    """Every CLI verb the registered sinks and source kinds add, by its words."""
+def _registered() -> list[Any]:
     from cratefile.sinks import SINKS
     from cratefile.sources import SOURCES
 
+    return [*SINKS.values(), *SOURCES.values()]
+
+
+def _verb_words() -> list[str]:
+    """The words of every verb, as each registry entry declares them (no sink imported)."""
+    return [verb for entry in _registered() for verb in entry.verb_words]
+
+
+def _verbs() -> dict[str, Any]:
+    """Every CLI verb the registered sinks and source kinds add, by its words."""
     verbs: dict[str, Any] = {}
-    for sink in SINKS.values():
-        verbs.update(sink.verbs)
-    for source in SOURCES.values():
-        verbs.update(source.verbs)
+    for entry in _registered():
+        verbs.update(entry.verbs)
     return verbs
+
+
+def _verb(words: str) -> Any:
+    """The verb of those words, from the first entry that declares them (only it is imported)."""
+    return next(entry.verbs[words] for entry in _registered() if words in entry.verb_words)
 
 
 # Our options: dest -> (flags, argparse settings). A command takes only those _TAKES lists
@@ -140,6 +152,8 @@ def _our_options(argv: list[str]) -> tuple[argparse.Namespace, list[str]]:
 def _check_not_a_verb(word: str) -> None:
     """`cratefile export bogus`: the start of a verb with an unknown rest is a misuse, not a
     task name for doit."""
+    if not any(name.split()[0] == word for name in _verb_words()):
+        return
     usages = [f"cratefile {' '.join(verb.usage.split('   ', 1)[0].split())}"
               for name, verb in _verbs().items() if name.split()[0] == word]
     if usages:
@@ -339,7 +353,7 @@ def _run_verb(verb: str, words: list[str], manifest_args: list[str]) -> int:
 
     opts, _ = _our_options(manifest_args)
     manifest = load_manifest(Path(opts.manifest))
-    return int(_verbs()[verb].run(manifest, words))
+    return int(_verb(verb).run(manifest, words))
 
 
 def _prune(manifest: Manifest, opts: argparse.Namespace) -> int:

@@ -186,7 +186,27 @@ def _schema_problems(doc: Document, data: Any, name: str, memo: Path | None) -> 
 def _schema_digest(name: str) -> str:
     if name != "playlists":
         return digest(_schema_file(name))
-    return digest(manifest_schema())
+    return _schema_code_digest()
+
+
+@functools.cache
+def _schema_code_digest() -> str:
+    """What the whole manifest schema is made from, without making it: the (path, mtime_ns,
+    size) of the schema files and of the code of every registered sink and source kind (each
+    contributes its fragment). Building the schema itself would import all of them, on every
+    run, only to learn that the memo of valid manifests still holds (cratefile.registry)."""
+    import cratefile
+
+    root = Path(cratefile.__file__).parent
+    facts = []
+    for top in (root / "schema", root / "sinks", root / "sources", root / "resolve"):
+        for folder, dirs, files in os.walk(top):
+            dirs[:] = sorted(d for d in dirs if d != "__pycache__")
+            for file in sorted(files):
+                if file.endswith((".py", ".json")):
+                    st = os.stat(os.path.join(folder, file))
+                    facts.append((os.path.relpath(os.path.join(folder, file), root), st.st_mtime_ns, st.st_size))
+    return digest(facts)
 
 
 def schema_path(name: str) -> Path:

@@ -114,5 +114,9 @@ class SourceBase:
     settings_schema: Mapping[str, Any] | None = None
     verbs: Mapping[str, Any] = {}
 
+    @property
+    def verb_words(self) -> tuple[str, ...]:
+        return tuple(self.verbs)
+
     def parse_settings(self, section: Any, reader: ManifestReader) -> Any:
         return section
