@@ -322,3 +322,23 @@ def test_a_republished_playlist_links_the_new_file_and_shows_new_tags(built: Wor
     _run(built)
     text = m3u8.read_text(encoding="utf-8")
     assert ",A - Uno\n" in text and ",A - One\n" not in text
+
+
+def test_status_table_counts_every_track_and_lists_only_what_it_shows(built: Workspace) -> None:
+    """`cratefile status` (the table) counts as `status --json` does, without a line per built
+    track; a deleted library file makes its track pending in both."""
+    from cratefile.manifest import load_manifest
+    from cratefile.status import collect
+
+    manifest = load_manifest(built.root / "playlists.yaml")
+    full, table = collect(manifest), collect(manifest, details=False)
+    keep = ("total", "built", "failed", "pending", "aliases", "quality")
+    assert [{k: p[k] for k in keep} for p in table["playlists"]] == [{k: p[k] for k in keep} for p in full["playlists"]]
+    assert full["playlists"][0]["built"] == 2 and len(full["playlists"][0]["tracks"]) == 2
+    assert table["playlists"][0]["tracks"] == []
+    gone = next((built.root / "library" / "aiff").iterdir())
+    gone.unlink()
+    full, table = collect(manifest), collect(manifest, details=False)
+    assert [t["key"] for t in table["playlists"][0]["tracks"]] == [
+        t["key"] for t in full["playlists"][0]["tracks"] if t["state"] == "pending"]
+    assert table["playlists"][0]["pending"] == full["playlists"][0]["pending"] == 1

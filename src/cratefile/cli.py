@@ -304,7 +304,7 @@ def _dispatch(opts: argparse.Namespace, rest: list[str]) -> int:
     if command == "status":
         from cratefile import status
 
-        data = status.collect(manifest)
+        data = status.collect(manifest, details=opts.json)
         print(status.render_json(data) if opts.json else status.render_table(data))
         return EXIT_OK
     if command == "check":

@@ -52,7 +52,10 @@ def _resolved(layout: Layout, slug: str, tracks: list[dict[str, Any]]) -> dict[s
     return counts
 
 
-def collect(manifest: Manifest) -> dict[str, Any]:
+def collect(manifest: Manifest, *, details: bool = True) -> dict[str, Any]:
+    """Per playlist: counts, and each track (its files, quality, failure). `details=False`
+    (the table): only the tracks the table shows a line for (failed, pending, waiting for
+    review, upscaled, a duplicate, a format held back), the counts still over every track."""
     layout = Layout(manifest.cache, manifest.library)
     if not layout.catalog.exists():
         return {"playlists": [{"name": p.name, "slug": p.slug, "total": 0, "built": 0, "failed": 0,
@@ -72,6 +75,7 @@ def collect(manifest: Manifest) -> dict[str, Any]:
         for p in manifest.playlists:
             tracks = []
             counts = {"built": 0, "failed": 0, "pending": 0, "aliases": 0}
+            verdicts: dict[str, int] = {}
             for position, key in enumerate(members[p.slug], 1):
                 row = rows.get(key) or {}
                 published = listed.key_of(key)
@@ -89,11 +93,20 @@ def collect(manifest: Manifest) -> dict[str, Any]:
                 else:
                     state = "pending"
                 counts[state] += 1
+                verdict = row.get("quality_verdict")
+                quality = _quality(layout, key, row) if details or not verdict else None
+                if quality is not None:
+                    verdict = quality.get("verdict")
+                verdicts[verdict or "unmeasured"] = verdicts.get(verdict or "unmeasured", 0) + 1
+                if not (details or state != "built" or verdict == "upscaled" or skipped or alias_of
+                        or row.get("duplicate_of")):
+                    continue  # the table has no line for it
                 item = {"position": position, "key": key, "state": state, "title": row.get("title"),
                         "artist": row.get("artist"), "bpm": row.get("bpm"), "bpm_alt": row.get("bpm_alt"),
                         "musical_key": row.get("musical_key"),
                         "duration": row.get("duration"), "files": files,
-                        "quality": _quality(layout, key, row), "duplicate_of": row.get("duplicate_of"),
+                        "quality": quality if quality is not None else _quality(layout, key, row),
+                        "duplicate_of": row.get("duplicate_of"),
                         "alias_of": alias_of,
                         "skipped": {f: f"from_lossy: skip ({row.get('quality')})" for f in skipped}}
                 if state == "failed":
@@ -102,15 +115,12 @@ def collect(manifest: Manifest) -> dict[str, Any]:
                                 message=row.get("error_message"), attempts=row.get("attempts"),
                                 retried_next_run=not held_back(failure, now, manifest.retry.cool_off_hours, False))
                 tracks.append(item)
+            total = len(members[p.slug])
             if p.source.kind in RESOLVED_KINDS:
+                shown = len(tracks)
                 counts.update(_resolved(layout, p.slug, tracks))
-            verdicts: dict[str, int] = {}
-            for t in tracks:
-                if "quality" in t:  # a downloaded track, not a review item
-                    quality: Any = t["quality"] or {}
-                    verdict = quality.get("verdict") or "unmeasured"
-                    verdicts[verdict] = verdicts.get(verdict, 0) + 1
-            out.append({"name": p.name, "slug": p.slug, "total": len(tracks), **counts, "quality": verdicts,
+                total += len(tracks) - shown  # the review items it added
+            out.append({"name": p.name, "slug": p.slug, "total": total, **counts, "quality": verdicts,
                         "tracks": tracks})
         return {"playlists": out}
     finally:
