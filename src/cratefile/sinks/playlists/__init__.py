@@ -13,8 +13,6 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from doit.tools import config_changed
-
 from cratefile.layout import playlist_folder
 from cratefile.quality.aliases import Published
 from cratefile.sinks.base import BuildView, SinkBase, quiet
@@ -65,6 +63,8 @@ class PlaylistsSink(SinkBase):
         return True  # no section: always on
 
     def tasks(self, build: BuildView, config: Any) -> Iterator[dict[str, Any]]:
+        from doit.tools import config_changed  # here: `cratefile status` loads this sink, not doit
+
         layout = build.layout
         published = Published.of(build)
         for p in build.manifest.playlists:
