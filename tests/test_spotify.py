@@ -24,6 +24,7 @@ from cratefile.context import RunContext
 from cratefile.errors import Category, ManifestError, SourceError
 from cratefile.manifest import load_manifest
 from cratefile.records import Manifest, Snapshot
+from cratefile.registry import Lazy
 from cratefile.snapshots import write_snapshot
 from cratefile.sources import SOURCES
 from cratefile.sources.spotify import SpotifySource
@@ -471,7 +472,9 @@ def test_the_settings_keep_secrets_out_of_repr_and_the_kind_is_registered(tmp_pa
     assert ext.client_secret not in repr(settings) and ext.client_id not in repr(settings)
     assert settings.api_url == ext.api_url and settings.refresh_seconds == 300
     assert manifest.playlists[0].source.location == "spotify:playlist:" + "1PlaylistAbCdEfGhIjKl1"
-    assert isinstance(SOURCES["spotify"], SpotifySource) and "login spotify" in SOURCES["spotify"].verbs
+    registered = SOURCES["spotify"]
+    assert isinstance(registered, Lazy) and isinstance(registered.load(), SpotifySource)
+    assert "login spotify" in registered.verbs
 
 
 # ---- a whole run ---------------------------------------------------------------------------

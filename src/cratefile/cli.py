@@ -73,7 +73,13 @@ def _registered() -> list[Any]:
 
 def _verb_words() -> list[str]:
     """The words of every verb, as each registry entry declares them (no sink imported)."""
-    return [verb for entry in _registered() for verb in entry.verb_words]
+    return [verb for entry in _registered() for verb in _words_of(entry)]
+
+
+def _words_of(entry: Any) -> tuple[str, ...]:
+    """An entry's verb words: declared (registry.Lazy, SinkBase, SourceBase) or from its verbs."""
+    words = getattr(entry, "verb_words", None)
+    return tuple(words) if words is not None else tuple(entry.verbs)
 
 
 def _verbs() -> dict[str, Any]:
@@ -86,7 +92,7 @@ def _verbs() -> dict[str, Any]:
 
 def _verb(words: str) -> Any:
     """The verb of those words, from the first entry that declares them (only it is imported)."""
-    return next(entry.verbs[words] for entry in _registered() if words in entry.verb_words)
+    return next(entry.verbs[words] for entry in _registered() if words in _words_of(entry))
 
 
 # Our options: dest -> (flags, argparse settings). A command takes only those _TAKES lists

@@ -307,12 +307,21 @@ class Planner:
                            lib: str) -> tuple[str, list[tuple[str, Sig]]]:
         """The stamp, and each library file of the track with the (mtime_ns, size) it covers."""
         stem = stem_of(key)
-        sigs = [_sig(audio), *[_sig(f"{folder}{stem}.json") for folder in self._state_folders]]
+        audio_sig = self._listed.get(audio) or _sig(audio)
+        sigs = [audio_sig, *[_sig(f"{folder}{stem}.json") for folder in self._state_folders]]
         outputs = [(path, _sig(path)) for path in [f"{lib}/{fmt}/{name}.{ext}" for fmt, ext in track.group.formats]]
         sigs += [sig for _, sig in outputs]  # _outputs
         ref = track.claim.ref
         blob = repr((track.group.digest, key, ref.title, ref.artist, audio, name, plain, sigs))
         return hashlib.blake2b(blob.encode(), digest_size=12).hexdigest(), outputs
+
+    @functools.cached_property
+    def _listed(self) -> dict[str, tuple[int, int]]:
+        """(mtime_ns, size) of source files a freshness check of this run just listed."""
+        from cratefile.sources.folder import FILE_SIGS
+
+        found: dict[str, tuple[int, int]] = self.ctx.shared(FILE_SIGS, dict)
+        return found
 
     @functools.cached_property
     def _state_folders(self) -> tuple[str, ...]:

@@ -81,8 +81,9 @@ def _listed(folder: Path) -> list[tuple[str, os.DirEntry[str]]]:
     return [(path, entry) for _, path, entry in found]
 
 
-def listing_digest(folder: Path) -> str:
-    """Changes when a file is added, removed, renamed or rewritten."""
+def listing_digest(folder: Path, seen: dict[str, tuple[int, int]] | None = None) -> str:
+    """Changes when a file is added, removed, renamed or rewritten. `seen` gets each listed
+    file's (mtime_ns, size) as this listing found it (RunContext.shared FILE_SIGS)."""
     h = hashlib.sha256()
     for path, entry in _listed(folder):
         try:
@@ -90,8 +91,15 @@ def listing_digest(folder: Path) -> str:
         except OSError as exc:  # a loop or a dangling link: that entry's failure, not the folder's
             h.update(f"{path}\0{exc.errno}\n".encode())
             continue
+        if seen is not None:
+            seen[path] = (st.st_mtime_ns, st.st_size)
         h.update(f"{path}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
     return h.hexdigest()[:16]
+
+
+# RunContext.shared name: {path: (mtime_ns, size)} of the folder files this run's freshness
+# checks listed, so the fast path's stamps do not stat each one again a moment later
+FILE_SIGS = "folder-file-sigs"
 
 
 def enumerate_folder(folder: Path) -> list[TrackRef]:
@@ -225,7 +233,8 @@ class FolderSource(SourceBase):
 
     def fresh(self, run: RunContext, playlist: Playlist, meta: Mapping[str, Any]) -> bool:
         try:
-            return meta.get("digest") == listing_digest(Path(playlist.source.location))
+            seen: dict[str, tuple[int, int]] = run.shared(FILE_SIGS, dict)
+            return meta.get("digest") == listing_digest(Path(playlist.source.location), seen)
         except CratefileError:
             return False
 

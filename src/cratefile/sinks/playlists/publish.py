@@ -18,7 +18,7 @@ from typing import Any
 from cratefile.actions import action
 from cratefile.atomic import atomic_target, read_json, write_json
 from cratefile.context import RunContext
-from cratefile.records import AnalysisResult, Sidecar
+from cratefile.records import AnalysisResult, Sidecar, stem_of
 
 Entry = tuple[str, str, str]  # (track key, file name in the playlist folder, library file)
 
@@ -127,19 +127,23 @@ class _Shown:
         self.known: dict[str, Any] = data if isinstance(data, dict) else {}
         self.kept: dict[str, Any] = {}
         self.changed = False
+        self._folders: tuple[str, str] | None = None
 
     def of(self, layout: Any, key: str) -> Shown:
         found = self.kept.get(key)
         if found is not None:
             return found[2], found[3], found[4]
-        sidecar_path, analysis_path = layout.sidecar(key), layout.analysis(key)
+        if self._folders is None:  # str paths as layout.sidecar/analysis give them: no Path per track
+            self._folders = (f"{layout.audio}{os.sep}", f"{layout.analyses}{os.sep}")
+        stem = stem_of(key)
+        sidecar_path, analysis_path = f"{self._folders[0]}{stem}.json", f"{self._folders[1]}{stem}.json"
         sigs = [_sig(sidecar_path), _sig(analysis_path)]
         old = self.known.get(key)
         if isinstance(old, list) and len(old) == 5 and old[:2] == sigs and None not in sigs:
             self.kept[key] = old
             return old[2], old[3], old[4]
-        analysis = AnalysisResult.from_json(read_json(analysis_path)) or AnalysisResult()
-        sidecar = Sidecar.from_json(read_json(sidecar_path))
+        analysis = AnalysisResult.from_json(read_json(Path(analysis_path))) or AnalysisResult()
+        sidecar = Sidecar.from_json(read_json(Path(sidecar_path)))
         artist, title = (sidecar.artist, sidecar.title) if sidecar else (None, None)
         seconds = analysis.duration or (sidecar.duration if sidecar else None)
         self.kept[key] = [*sigs, artist, title, seconds]
@@ -147,7 +151,7 @@ class _Shown:
         return artist, title, seconds
 
 
-def _sig(path: Path) -> list[int] | None:
+def _sig(path: str) -> list[int] | None:
     try:
         st = os.stat(path)
     except OSError:
