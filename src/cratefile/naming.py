@@ -296,21 +296,8 @@ def assign_names(
     # Claims count every track, kept ones included: once a stem is contested, each
     # newcomer that wants it is suffixed too, as its first claimants were.
     claims = Counter(fold(stem) for stem in plain.values())
-    # 2. A stem wanted by one track only, and free, is that track's.
-    for key in rest:
-        folded = fold(plain[key])
-        if claims[folded] == 1 and folded not in taken:
-            chosen[key] = plain[key]
-            taken.add(folded)
-    # 3. Everyone else takes a suffixed name, in key order.
-    for key in rest:
-        if key in chosen:
-            continue
-        for name in _candidates(key, plain[key], max_bytes):
-            if name != plain[key] and fold(name) not in taken:
-                chosen[key] = name
-                taken.add(fold(name))
-                break
+    # 2. A stem wanted by one track only, and free, is that track's; 3. everyone else is suffixed.
+    _unique_or_suffixed(rest, plain, claims, taken, chosen, max_bytes)
     return {key: chosen[key] for key in wanted}
 
 
@@ -352,12 +339,21 @@ def assign_around(
         folded = fold(stem)
         if folded in wanted_folds:
             claims[folded] += 1
-    for key in rest:  # 2. a stem wanted by one track only, and free
+    _unique_or_suffixed(rest, plain, claims, taken, chosen, max_bytes)
+    return {key: chosen[key] for key in wanted}
+
+
+def _unique_or_suffixed(rest: list[str], plain: Mapping[str, str], claims: Counter[str], taken: set[str],
+                        chosen: dict[str, str], max_bytes: int) -> None:
+    """Rules 2 and 3 of assign_names for the keys of `rest` (in key order), into `chosen`:
+    a stem wanted by one track only, and free, is that track's; everyone else takes a
+    suffixed name."""
+    for key in rest:
         folded = fold(plain[key])
         if claims[folded] == 1 and folded not in taken:
             chosen[key] = plain[key]
             taken.add(folded)
-    for key in rest:  # 3. a suffixed name, in key order
+    for key in rest:
         if key in chosen:
             continue
         for name in _candidates(key, plain[key], max_bytes):
@@ -365,7 +361,6 @@ def assign_around(
                 chosen[key] = name
                 taken.add(fold(name))
                 break
-    return {key: chosen[key] for key in wanted}
 
 
 def assign_one(key: str, stem: str, taken: Mapping[str, str], *, max_bytes: int = NamingRule.max_length) -> str:
