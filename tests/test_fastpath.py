@@ -342,3 +342,20 @@ def test_status_table_counts_every_track_and_lists_only_what_it_shows(built: Wor
     assert [t["key"] for t in table["playlists"][0]["tracks"]] == [
         t["key"] for t in full["playlists"][0]["tracks"] if t["state"] == "pending"]
     assert table["playlists"][0]["pending"] == full["playlists"][0]["pending"] == 1
+
+
+def test_a_touched_file_republishes_its_format_alone(built: Workspace) -> None:
+    """publish:<playlist> runs over the whole playlist, but a format whose entries and linked
+    files are as they were last published is left as it is: its M3U8 is not written again."""
+    folder = built.root / "library" / "playlists" / "Crate"
+    wav_m3u, aiff_m3u = folder / "Crate (wav).m3u8", folder / "Crate (aiff).m3u8"
+    before = wav_m3u.stat().st_mtime_ns, aiff_m3u.stat().st_mtime_ns
+    aiff = built.root / "library" / "aiff" / "A - One.aiff"
+    st = aiff.stat()
+    os.utime(aiff, ns=(st.st_atime_ns, st.st_mtime_ns + 2_000_000_000))
+    assert _run(built) == ["convert:one:aiff", "publish:crate"]
+    assert wav_m3u.stat().st_mtime_ns == before[0]
+    assert aiff_m3u.stat().st_mtime_ns != before[1]
+    linked = folder / "aiff" / "A - One.aiff"
+    assert os.path.samefile(linked, aiff)  # the new file is linked, not the one it replaced
+    assert _run(built) == []

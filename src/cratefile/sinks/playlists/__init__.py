@@ -15,6 +15,7 @@ from typing import Any
 
 from cratefile.layout import playlist_folder
 from cratefile.quality.aliases import Published
+from cratefile.records import digest
 from cratefile.sinks.base import BuildView, SinkBase, quiet
 from cratefile.sinks.playlists.publish import Entry, run_publish
 
@@ -32,12 +33,13 @@ def _links_present(base: Path, entries: Mapping[str, list[Entry]]) -> bool:
     return True
 
 
-def _state(entries: Mapping[str, list[Entry]], known: Mapping[str, tuple[int, int]]) -> str:
-    """A digest of the entries and of the (mtime_ns, size) of every library file they link:
-    what their file_dep were (one uptodate value instead of a doit dependency per file). A file
-    the run already found in place (`known`, BuildView.file_sigs) is not stat-ed again."""
-    h = hashlib.blake2b(digest_size=16)
+def _states(entries: Mapping[str, list[Entry]], known: Mapping[str, tuple[int, int]]) -> dict[str, str]:
+    """Per format, a digest of its entries and of the (mtime_ns, size) of every library file they
+    link: what their file_dep were (one uptodate value instead of a doit dependency per file).
+    A file the run already found in place (`known`, BuildView.file_sigs) is not stat-ed again."""
+    states = {}
     for fmt, rows in entries.items():
+        h = hashlib.blake2b(digest_size=16)
         parts = [fmt]
         for key, name, src in rows:
             sig = known.get(src)
@@ -50,8 +52,8 @@ def _state(entries: Mapping[str, list[Entry]], known: Mapping[str, tuple[int, in
                 sig = st.st_mtime_ns, st.st_size
             parts.append(f"{key}\0{name}\0{src}\0{sig[0]}\0{sig[1]}")
         h.update("\n".join(parts).encode("utf-8", "surrogateescape"))
-        h.update(b"\x1e")
-    return h.hexdigest()
+        states[fmt] = h.hexdigest()
+    return states
 
 
 class PlaylistsSink(SinkBase):
@@ -83,13 +85,14 @@ class PlaylistsSink(SinkBase):
                 for rows, src in zip(columns, paths, strict=True):
                     if src is not None:
                         rows.append((track, src.rpartition("/")[2], src))
+            states = _states(entries, build.file_sigs)
             yield {
                 "name": p.slug,
                 "doc": f"playlist folder and M3U8 of {p.name!r}",
-                "actions": [(run_publish, [build.run, p.slug, folder, entries])],
+                "actions": [(run_publish, [build.run, p.slug, folder, entries, states])],
                 "targets": [str(layout.m3u(folder, fmt)) for fmt in p.formats],
                 # the linked files' (mtime_ns, size) in the digest, not as 60,000 file_dep of a large library
-                "uptodate": [config_changed(_state(entries, build.file_sigs)),
+                "uptodate": [config_changed(digest(states)),
                              (_links_present, [layout.playlist_dir(folder), entries])],
                 **quiet(),
             }
