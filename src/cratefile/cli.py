@@ -82,14 +82,6 @@ def _words_of(entry: Any) -> tuple[str, ...]:
     return tuple(words) if words is not None else tuple(entry.verbs)
 
 
-def _verbs() -> dict[str, Any]:
-    """Every CLI verb the registered sinks and source kinds add, by its words."""
-    verbs: dict[str, Any] = {}
-    for entry in _registered():
-        verbs.update(entry.verbs)
-    return verbs
-
-
 def _verb(words: str) -> Any:
     """The verb of those words, from the first entry that declares them (only it is imported)."""
     return next(entry.verbs[words] for entry in _registered() if words in _words_of(entry))
@@ -158,10 +150,8 @@ def _our_options(argv: list[str]) -> tuple[argparse.Namespace, list[str]]:
 def _check_not_a_verb(word: str) -> None:
     """`cratefile export bogus`: the start of a verb with an unknown rest is a misuse, not a
     task name for doit."""
-    if not any(name.split()[0] == word for name in _verb_words()):
-        return
-    usages = [f"cratefile {' '.join(verb.usage.split('   ', 1)[0].split())}"
-              for name, verb in _verbs().items() if name.split()[0] == word]
+    names = dict.fromkeys(name for name in _verb_words() if name.split()[0] == word)
+    usages = [f"cratefile {' '.join(_verb(name).usage.split('   ', 1)[0].split())}" for name in names]
     if usages:
         raise UsageError(f"cratefile {word} what? ({'; '.join(usages)})")
 

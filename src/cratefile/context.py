@@ -84,6 +84,13 @@ class RunContext:
             "file-records", lambda: self.catalog.file_records() if self.layout.catalog.exists() else {})
         return records
 
+    def seen_files(self) -> dict[str, tuple[int, int]]:
+        """{path: (mtime_ns, size)} of source files this run's freshness checks listed (a kind
+        fills it as it lists, e.g. the folder kind): the fast path's stamps take a file's facts
+        from here instead of a second stat a moment later."""
+        seen: dict[str, tuple[int, int]] = self.shared("seen-files", dict)
+        return seen
+
     def shared(self, name: str, make: Callable[[], Any]) -> Any:
         """A per-run object (a sink's client, a cache), made on first use, shared by all workers."""
         with self._lock:

@@ -307,7 +307,7 @@ class Planner:
                            lib: str) -> tuple[str, list[tuple[str, Sig]]]:
         """The stamp, and each library file of the track with the (mtime_ns, size) it covers."""
         stem = stem_of(key)
-        audio_sig = self._listed.get(audio) or _sig(audio)
+        audio_sig = self._seen.get(audio) or _sig(audio)
         sigs = [audio_sig, *[_sig(f"{folder}{stem}.json") for folder in self._state_folders]]
         outputs = [(path, _sig(path)) for path in [f"{lib}/{fmt}/{name}.{ext}" for fmt, ext in track.group.formats]]
         sigs += [sig for _, sig in outputs]  # _outputs
@@ -316,12 +316,8 @@ class Planner:
         return hashlib.blake2b(blob.encode(), digest_size=12).hexdigest(), outputs
 
     @functools.cached_property
-    def _listed(self) -> dict[str, tuple[int, int]]:
-        """(mtime_ns, size) of source files a freshness check of this run just listed."""
-        from cratefile.sources.folder import FILE_SIGS
-
-        found: dict[str, tuple[int, int]] = self.ctx.shared(FILE_SIGS, dict)
-        return found
+    def _seen(self) -> dict[str, tuple[int, int]]:
+        return self.ctx.seen_files()
 
     @functools.cached_property
     def _state_folders(self) -> tuple[str, ...]:

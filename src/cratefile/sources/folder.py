@@ -83,7 +83,7 @@ def _listed(folder: Path) -> list[tuple[str, os.DirEntry[str]]]:
 
 def listing_digest(folder: Path, seen: dict[str, tuple[int, int]] | None = None) -> str:
     """Changes when a file is added, removed, renamed or rewritten. `seen` gets each listed
-    file's (mtime_ns, size) as this listing found it (RunContext.shared FILE_SIGS)."""
+    file's (mtime_ns, size) as this listing found it (RunContext.seen_files)."""
     h = hashlib.sha256()
     for path, entry in _listed(folder):
         try:
@@ -96,10 +96,6 @@ def listing_digest(folder: Path, seen: dict[str, tuple[int, int]] | None = None)
         h.update(f"{path}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
     return h.hexdigest()[:16]
 
-
-# RunContext.shared name: {path: (mtime_ns, size)} of the folder files this run's freshness
-# checks listed, so the fast path's stamps do not stat each one again a moment later
-FILE_SIGS = "folder-file-sigs"
 
 
 def enumerate_folder(folder: Path) -> list[TrackRef]:
@@ -233,8 +229,7 @@ class FolderSource(SourceBase):
 
     def fresh(self, run: RunContext, playlist: Playlist, meta: Mapping[str, Any]) -> bool:
         try:
-            seen: dict[str, tuple[int, int]] = run.shared(FILE_SIGS, dict)
-            return meta.get("digest") == listing_digest(Path(playlist.source.location), seen)
+            return meta.get("digest") == listing_digest(Path(playlist.source.location), run.seen_files())
         except CratefileError:
             return False
 

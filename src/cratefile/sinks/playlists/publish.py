@@ -46,7 +46,7 @@ def m3u8_text(lines: list[tuple[str, float | None, str]]) -> str:
 
 @action("publish", scope="playlist")
 def run_publish(ctx: RunContext, slug: str, folder: str, formats: dict[str, list[Entry]],
-                states: dict[str, str] | None = None) -> None:
+                states: dict[str, str]) -> None:
     """`states`: each format's digest of its entries and their files' (mtime_ns, size): a
     format whose digest is the one it was last published with, whose M3U8 is there and whose
     links all are, is left as it is (a touched M4A republishes the M4A folder, not the WAV)."""
@@ -55,16 +55,15 @@ def run_publish(ctx: RunContext, slug: str, folder: str, formats: dict[str, list
     memo_path = layout.cache / "publish" / f"{slug}.json"
     memo = _Shown(read_json(memo_path))
     done_path = layout.cache / "publish" / f"{slug}.formats.json"
-    done = read_json(done_path) if states is not None else None
-    done = dict(done) if isinstance(done, dict) else {}
-    published = dict(done)
+    found = read_json(done_path)
+    done = dict(found) if isinstance(found, dict) else {}
+    published = {fmt: state for fmt, state in done.items() if fmt not in formats}  # formats no longer asked
     for fmt, entries in formats.items():
         fmt_dir = base / fmt
         fmt_dir.mkdir(parents=True, exist_ok=True)
         linked = _Inodes(str(fmt_dir))
-        state = states.get(fmt) if states is not None else None
-        published.pop(fmt, None)
-        if (state is not None and done.get(fmt) == state and layout.m3u(folder, fmt).is_file()
+        state = states[fmt]
+        if (done.get(fmt) == state and layout.m3u(folder, fmt).is_file()
                 and all(name in linked.here for _, name, _ in entries)):
             published[fmt] = state
             continue
@@ -83,9 +82,8 @@ def run_publish(ctx: RunContext, slug: str, folder: str, formats: dict[str, list
             os.unlink(path)
         with atomic_target(layout.m3u(folder, fmt)) as tmp:
             tmp.write_text(m3u8_text(lines), encoding="utf-8")
-        if state is not None:
-            published[fmt] = state
-    if states is not None and published != done:
+        published[fmt] = state
+    if published != done:
         with contextlib.suppress(OSError):  # a memo only: every format is published again next time
             done_path.parent.mkdir(parents=True, exist_ok=True)
             write_json(done_path, published)
