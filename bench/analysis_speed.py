@@ -6,6 +6,11 @@ fresh process per track, and librosa's default recipe (fresh and warm), in the s
 CPU counts ffmpeg too (it runs as a child of whoever decodes). Peak RSS is the process's high
 water mark (VmHWM): for the fresh processes it includes the interpreter and imports.
 Targets (issue 5): <= 1.5 s CPU per 5-minute track warm, <= 250 MB peak per worker.
+
+The same run also times two floors, best of `--repeat`: ffmpeg only decoding the file (to
+null), and the whole ffmpeg run the analysis makes (decode, loudness, downmix, resample). The
+machine's speed varies by 2x from hour to hour, so the analysis beyond the decode is printed as
+a ratio to the bare decode of the same run too.
 """
 
 from __future__ import annotations
@@ -77,6 +82,27 @@ def _proc_hwm_mb(pid: int) -> float:
     return float("nan")
 
 
+def _ffmpeg_cpu(argv: list[str], repeat: int) -> float:
+    """Best CPU seconds (user + system) of `repeat` runs of an ffmpeg command."""
+    best = float("inf")
+    for _ in range(max(repeat, 1)):
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        subprocess.run(argv, capture_output=True, check=True)
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        best = min(best, after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime)
+    return best
+
+
+def decode_floors(path: Path, repeat: int) -> tuple[float, float]:
+    """(bare decode, the analysis's own ffmpeg run) CPU seconds for `path`."""
+    from cratefile.analysis.decode import ANALYSIS_SR, decode_argv
+
+    bare = _ffmpeg_cpu([ffmpeg_exe(), "-nostdin", "-v", "error", "-i", str(path), "-f", "null", "-"], repeat)
+    with tempfile.TemporaryDirectory(prefix="cratefile-floor-") as tmp:
+        ours = _ffmpeg_cpu(decode_argv(path, ANALYSIS_SR, Path(tmp) / "out.s16"), repeat)
+    return bare, ours
+
+
 def warm_worker(path: Path, repeat: int) -> tuple[float, float, float]:
     """(startup CPU incl. warm-up, mean CPU per track, peak RSS MB) of one pool worker."""
     from cratefile.analysis import AnalyzerPool
@@ -127,6 +153,12 @@ def main(argv: list[str] | None = None) -> int:
             print(f"  {'':36s} {'CPU s':>7s} {'peak RSS MB':>12s}")
             startup, per_track, hwm = warm_worker(path, args.repeat)
             print(f"  {'cratefile, warm worker':36s} {per_track * scale:7.2f} {hwm:12.0f}")
+            bare, ours_ffmpeg = decode_floors(path, args.repeat)
+            print(f"  {'  ffmpeg decode alone (floor)':36s} {bare * scale:7.2f}")
+            print(f"  {'  ffmpeg run of the analysis':36s} {ours_ffmpeg * scale:7.2f}")
+            beyond = per_track - bare
+            print(f"  {'  analysis beyond the decode':36s} {beyond * scale:7.2f}"
+                  f"   ({beyond / bare:.2f}x the decode; whole: {per_track / bare:.2f}x)")
             print(f"  {'  (worker start-up and warm-up, once)':36s} {startup:7.2f}")
             ours = fresh("ours", path, 1)
             print(f"  {'cratefile, fresh process':36s} {ours['total_cpu'] * scale:7.2f} {ours['maxrss_mb']:12.0f}")
