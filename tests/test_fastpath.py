@@ -324,6 +324,23 @@ def test_a_republished_playlist_links_the_new_file_and_shows_new_tags(built: Wor
     assert ",A - Uno\n" in text and ",A - One\n" not in text
 
 
+def test_a_republished_format_rewrites_an_m3u8_edited_since(built: Workspace) -> None:
+    """A format published again keeps its M3U8 only when that file is the one it wrote: one
+    edited by hand (here: its lines reversed) is written again with the playlist's order."""
+    folder = built.root / "library" / "playlists" / "Crate"
+    m3u8 = folder / "Crate (aiff).m3u8"
+    written = m3u8.read_text(encoding="utf-8")
+    head, *lines = written.splitlines()
+    pairs = [lines[i:i + 2] for i in range(0, len(lines), 2)]
+    m3u8.write_text("\n".join([head, *[x for pair in reversed(pairs) for x in pair]]) + "\n", encoding="utf-8")
+    aiff = built.root / "library" / "aiff" / "A - One.aiff"
+    st = aiff.stat()
+    os.utime(aiff, ns=(st.st_atime_ns, st.st_mtime_ns + 2_000_000_000))
+    assert _run(built) == ["convert:one:aiff", "publish:crate"]
+    assert m3u8.read_text(encoding="utf-8") == written
+    assert os.path.samefile(folder / "aiff" / "A - One.aiff", aiff)
+
+
 def test_status_table_counts_every_track_and_lists_only_what_it_shows(built: Workspace) -> None:
     """`cratefile status` (the table) counts as `status --json` does, without a line per built
     track; a deleted library file makes its track pending in both."""
@@ -346,7 +363,8 @@ def test_status_table_counts_every_track_and_lists_only_what_it_shows(built: Wor
 
 def test_a_touched_file_republishes_its_format_alone(built: Workspace) -> None:
     """publish:<playlist> runs over the whole playlist, but a format whose entries and linked
-    files are as they were last published is left as it is: its M3U8 is not written again."""
+    files are as they were last published is left as it is: its M3U8 is not written again. The
+    touched format gets the new file linked, and keeps its M3U8 too: no line of it changed."""
     folder = built.root / "library" / "playlists" / "Crate"
     wav_m3u, aiff_m3u = folder / "Crate (wav).m3u8", folder / "Crate (aiff).m3u8"
     before = wav_m3u.stat().st_mtime_ns, aiff_m3u.stat().st_mtime_ns
@@ -355,7 +373,31 @@ def test_a_touched_file_republishes_its_format_alone(built: Workspace) -> None:
     os.utime(aiff, ns=(st.st_atime_ns, st.st_mtime_ns + 2_000_000_000))
     assert _run(built) == ["convert:one:aiff", "publish:crate"]
     assert wav_m3u.stat().st_mtime_ns == before[0]
-    assert aiff_m3u.stat().st_mtime_ns != before[1]
+    assert aiff_m3u.stat().st_mtime_ns == before[1]
     linked = folder / "aiff" / "A - One.aiff"
     assert os.path.samefile(linked, aiff)  # the new file is linked, not the one it replaced
     assert _run(built) == []
+
+
+def test_a_playlist_folder_is_trusted_unlisted_only_while_its_inode_and_fine_mtime_stay(tmp_path: Any) -> None:
+    """publish.unchanged_since: the folder's (inode, mtime_ns) as recorded vouches for its links
+    without a listing; an entry added or removed, or a file system whose mtimes are whole
+    seconds (FAT: a change in the same second keeps the mtime), is listed instead."""
+    from cratefile.sinks.playlists.publish import unchanged_since
+
+    folder = tmp_path / "wav"
+    folder.mkdir()
+    (folder / "a.wav").write_bytes(b"x")
+    fine = 1_796_000_000_123_456_789
+    os.utime(folder, ns=(fine, fine))
+    st = folder.stat()
+    record = {"dir": [st.st_ino, st.st_mtime_ns]}
+    assert unchanged_since(str(folder), record)
+    assert not unchanged_since(str(folder), None) and not unchanged_since(str(folder), {})
+    (folder / "a.wav").unlink()
+    assert not unchanged_since(str(folder), record)
+    coarse = 1_796_000_000_000_000_000
+    os.utime(folder, ns=(coarse, coarse))
+    assert not unchanged_since(str(folder), {"dir": [st.st_ino, coarse]})
+    folder.rmdir()
+    assert not unchanged_since(str(folder), record)

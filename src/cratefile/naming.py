@@ -301,6 +301,18 @@ def assign_names(
     return {key: chosen[key] for key in wanted}
 
 
+FixedFolds = tuple[frozenset[str], Counter[str]]
+
+
+def fixed_folds(fixed: Mapping[str, str], fixed_plain: Mapping[str, str]) -> FixedFolds:
+    """What assign_around needs of the fixed tracks, worked out once for several calls: their
+    names folded, and how many of them want each folded template stem."""
+    return frozenset(fold(name) for name in fixed.values()), Counter(fold(stem) for stem in fixed_plain.values())
+
+
+_fixed_folds = fixed_folds  # the parameter of assign_around hides the function there
+
+
 def assign_around(
     wanted: Mapping[str, str],
     previous: Mapping[str, str],
@@ -308,6 +320,7 @@ def assign_around(
     fixed_plain: Mapping[str, str],
     *,
     max_bytes: int = NamingRule.max_length,
+    fixed_folds: FixedFolds | None = None,
 ) -> dict[str, str] | None:
     """What `assign_names` gives the tracks of `wanted` when the others are `fixed` (key ->
     the name it keeps, its template's safe stem in `fixed_plain`: settled tracks), without
@@ -316,10 +329,12 @@ def assign_around(
     The same as assign_names({**fixed_plain, **wanted}, {**fixed, **previous}, settled=fixed)
     restricted to `wanted`, whenever every fixed track keeps its name there: the fixed names
     fold apart and no wanted track's previous name folds to one of them. Otherwise None
-    (the caller works every name out)."""
-    taken = {fold(name) for name in fixed.values()}
-    if len(taken) != len(fixed):
+    (the caller works every name out). `fixed_folds`: naming.fixed_folds(fixed, fixed_plain),
+    when the caller has it."""
+    folded_fixed, fixed_claims = fixed_folds if fixed_folds is not None else _fixed_folds(fixed, fixed_plain)
+    if len(folded_fixed) != len(fixed):
         return None
+    taken = set(folded_fixed)
     if any(fold(old) in taken for key, old in previous.items() if key in wanted):
         return None
     plain = {key: safe_component(stem, max_bytes) for key, stem in wanted.items()}
@@ -335,10 +350,8 @@ def assign_around(
     rest = [key for key in keys if key not in chosen]
     wanted_folds = {fold(stem) for stem in plain.values()}
     claims = Counter(fold(plain[key]) for key in keys)
-    for stem in fixed_plain.values():  # only the stems a wanted track also wants can matter
-        folded = fold(stem)
-        if folded in wanted_folds:
-            claims[folded] += 1
+    for folded in wanted_folds:  # only the stems a wanted track also wants can matter
+        claims[folded] += fixed_claims.get(folded, 0)
     _unique_or_suffixed(rest, plain, claims, taken, chosen, max_bytes)
     return {key: chosen[key] for key in wanted}
 

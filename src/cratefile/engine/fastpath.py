@@ -46,7 +46,16 @@ from cratefile.atomic import read_json
 from cratefile.catalog.sqlite import Failure
 from cratefile.context import RunContext
 from cratefile.freshness import analysis_current, output_matches
-from cratefile.naming import assign_around, assign_names, assign_one, fold, keeps_name, render_name
+from cratefile.naming import (
+    FixedFolds,
+    assign_around,
+    assign_names,
+    assign_one,
+    fixed_folds,
+    fold,
+    keeps_name,
+    render_name,
+)
 from cratefile.records import Claim, Sidecar, digest, stem_of
 from cratefile.stages.download import audio_path
 
@@ -105,10 +114,13 @@ class Planner:
     stale_downloads: set[str] = field(default_factory=set)  # unproven because their download is not current
     _late: dict[str, str] = field(default_factory=dict)  # names given as downloads ended (name_late)
     _taken: dict[str, str] | None = None  # folded name -> key, of every named track (name_late)
+    _fixed_memo: tuple[int, dict[str, str], dict[str, str], FixedFolds] | None = None  # _fixed
     _lock: threading.Lock = field(default_factory=threading.Lock)
     # (mtime_ns, size) of the library files of the tracks proven clean by their stamp, as the
     # stamp found them: the sinks' up-to-date checks take them from here instead of a second stat
     file_sigs: dict[str, tuple[int, int]] = field(default_factory=dict)
+    # the same of their sidecar and analysis JSON, by track key (BuildView.state_sigs)
+    state_sigs: dict[str, tuple[Sig, Sig]] = field(default_factory=dict)
 
     # -- selection (after the fetch tasks ran) ------------------------------------------------
 
@@ -128,12 +140,13 @@ class Planner:
             stamp = stamps.get(key)
             if stamp is None:
                 continue
-            found, outputs = self._stamp_and_outputs(key, track, stamp[1], stamp[2], stamp[3], lib)
+            found, states, outputs = self._stamp_and_outputs(key, track, stamp[1], stamp[2], stamp[3], lib)
             if found == stamp[0]:
                 track.clean, track.stamp, track.name, track.plain = True, stamp, stamp[2], stamp[3]
                 for path, sig in outputs:
                     if sig is not None:
                         self.file_sigs[path] = sig
+                self.state_sigs[key] = states[0][1], states[1][1]  # TRACK_STATE: audio, analysis
         unproven = [k for k, t in self.tracks.items() if not t.clean]
         if catalog is not None and unproven:
             self.rows = catalog.file_records(unproven)
@@ -169,14 +182,12 @@ class Planner:
                 return names
         manifest = self.ctx.manifest
         layout = self.ctx.layout
-        fixed: dict[str, str] = {}  # the clean tracks: settled on their names (their stamps say)
-        fixed_plain: dict[str, str] = {}
+        # the clean tracks: settled on their names (their stamps say); the same until one more is proven
+        fixed, fixed_plain, folds = self._fixed()
         wanted: dict[str, str] = {}
         previous: dict[str, str] = {}
         for key, track in self.tracks.items():
             if track.clean:
-                assert track.plain is not None and track.name is not None
-                fixed[key], fixed_plain[key] = track.name, track.plain
                 continue
             sidecar = Sidecar.from_json(read_json(layout.sidecar(key)))
             if sidecar is None:
@@ -188,16 +199,31 @@ class Planner:
         previous.update((k, n) for k, n in self._late.items() if k not in fixed)  # names given as it went
         max_bytes = manifest.naming.max_length
         # the few tracks that are not clean named around the others (what assign_names gives them)
-        around = assign_around(wanted, previous, fixed, fixed_plain, max_bytes=max_bytes)
+        around = assign_around(wanted, previous, fixed, fixed_plain, max_bytes=max_bytes, fixed_folds=folds)
         if around is not None:
             self._names = {k: n for k in self.tracks if (n := fixed.get(k) or around.get(k)) is not None}
+            changed: Mapping[str, str] = around
         else:
             every = {k: fixed_plain[k] if k in fixed_plain else wanted[k] for k in self.tracks
                      if k in fixed_plain or k in wanted}
-            self._names = assign_names(every, {**fixed, **previous}, max_bytes=max_bytes, settled=fixed)
-        for key, name in self._names.items():
+            self._names = changed = assign_names(every, {**fixed, **previous}, max_bytes=max_bytes, settled=fixed)
+        for key, name in changed.items():
             self.tracks[key].name = name
         return self._names
+
+    def _fixed(self) -> tuple[dict[str, str], dict[str, str], FixedFolds]:
+        """The clean tracks' names and template stems, and naming.fixed_folds of them: worked
+        out again only when a track was proven clean since (the set only grows in a run)."""
+        clean = sum(1 for t in self.tracks.values() if t.clean)
+        if self._fixed_memo is None or self._fixed_memo[0] != clean:
+            fixed: dict[str, str] = {}
+            fixed_plain: dict[str, str] = {}
+            for key, track in self.tracks.items():
+                if track.clean:
+                    assert track.plain is not None and track.name is not None
+                    fixed[key], fixed_plain[key] = track.name, track.plain
+            self._fixed_memo = (clean, fixed, fixed_plain, fixed_folds(fixed, fixed_plain))
+        return self._fixed_memo[1:]
 
     def known_names(self) -> dict[str, str]:
         """The names that can be given before any download of this run: those of the downloaded
@@ -304,16 +330,17 @@ class Planner:
         return self._stamp_and_outputs(key, track, audio, name, plain, lib)[0]
 
     def _stamp_and_outputs(self, key: str, track: _Track, audio: str, name: str, plain: str,
-                           lib: str) -> tuple[str, list[tuple[str, Sig]]]:
-        """The stamp, and each library file of the track with the (mtime_ns, size) it covers."""
+                           lib: str) -> tuple[str, list[tuple[str, Sig]], list[tuple[str, Sig]]]:
+        """The stamp; the track's cache JSON (TRACK_STATE) and its library files, each with the
+        (mtime_ns, size) the stamp covers it at."""
         stem = stem_of(key)
         audio_sig = self._seen.get(audio) or _sig(audio)
-        sigs = [audio_sig, *[_sig(f"{folder}{stem}.json") for folder in self._state_folders]]
+        states = [(path, _sig(path)) for path in [f"{folder}{stem}.json" for folder in self._state_folders]]
         outputs = [(path, _sig(path)) for path in [f"{lib}/{fmt}/{name}.{ext}" for fmt, ext in track.group.formats]]
-        sigs += [sig for _, sig in outputs]  # _outputs
+        sigs = [audio_sig, *[sig for _, sig in states], *[sig for _, sig in outputs]]  # _outputs
         ref = track.claim.ref
         blob = repr((track.group.digest, key, ref.title, ref.artist, audio, name, plain, sigs))
-        return hashlib.blake2b(blob.encode(), digest_size=12).hexdigest(), outputs
+        return hashlib.blake2b(blob.encode(), digest_size=12).hexdigest(), states, outputs
 
     @functools.cached_property
     def _seen(self) -> dict[str, tuple[int, int]]:

@@ -134,7 +134,9 @@ class _Inputs:
         return self._built
 
     def view(self) -> BuildView:
-        return BuildView(self.ctx, self.snapshots, self.claims, self.names, self.built(), self.planner.file_sigs)
+        planner = self.planner
+        return BuildView(self.ctx, self.snapshots, self.claims, self.names, self.built(), planner.file_sigs,
+                         planner.state_sigs)
 
 
 def runs_tasks(argv: Sequence[str]) -> bool:

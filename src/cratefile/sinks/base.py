@@ -51,8 +51,11 @@ class BuildView:
     names: Mapping[str, str]  # track key -> file stem in the library
     built: frozenset[str]  # library files that exist (absolute paths as str)
     # (mtime_ns, size) of library files as this run found them in place, where it knows them
-    # (the tracks proven clean): an up-to-date check need not stat them again
+    # (the tracks proven clean, which no task of the run touches): a check need not stat them again
     file_sigs: Mapping[str, tuple[int, int]] = field(default_factory=dict)
+    # track key -> the same of its sidecar and analysis JSON (cache/audio/<stem>.json,
+    # cache/analysis/<stem>.json; None: missing), for the tracks proven clean
+    state_sigs: Mapping[str, tuple[tuple[int, int] | None, tuple[int, int] | None]] = field(default_factory=dict)
 
     @property
     def manifest(self) -> Manifest:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+from array import array
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -17,14 +18,18 @@ from cratefile.layout import playlist_folder
 from cratefile.quality.aliases import Published
 from cratefile.records import digest
 from cratefile.sinks.base import BuildView, SinkBase, quiet
-from cratefile.sinks.playlists.publish import Entry, run_publish
+from cratefile.sinks.playlists.publish import Entry, entries_text, published_records, run_publish, unchanged_since
 
 
-def _links_present(base: Path, entries: Mapping[str, list[Entry]]) -> bool:
-    """Every link is there: one listing per format folder, not one stat per link."""
+def _links_present(base: Path, entries: Mapping[str, list[Entry]], records: Mapping[str, Any]) -> bool:
+    """Every link is there: one listing per format folder, not one stat per link; none for a
+    folder left as the last publish left it (publish.unchanged_since: its inode and mtime)."""
     for fmt, rows in entries.items():
+        folder = base / fmt
+        if unchanged_since(str(folder), records.get(fmt)):
+            continue
         try:
-            with os.scandir(base / fmt) as found:
+            with os.scandir(folder) as found:
                 names = {e.name for e in found if not e.is_symlink() or os.path.exists(e.path)}
         except OSError:
             names = set()
@@ -39,19 +44,20 @@ def _states(entries: Mapping[str, list[Entry]], known: Mapping[str, tuple[int, i
     A file the run already found in place (`known`, BuildView.file_sigs) is not stat-ed again."""
     states = {}
     for fmt, rows in entries.items():
-        h = hashlib.blake2b(digest_size=16)
-        parts = [fmt]
-        for key, name, src in rows:
+        sigs = array("q")  # packed, not formatted: 60,000 of them in every run's check
+        for _, _, src in rows:
             sig = known.get(src)
             if sig is None:
                 try:
                     st = os.stat(src)
                 except OSError:
-                    parts.append(f"{key}\0{name}\0{src}\0-")
-                    continue
-                sig = st.st_mtime_ns, st.st_size
-            parts.append(f"{key}\0{name}\0{src}\0{sig[0]}\0{sig[1]}")
-        h.update("\n".join(parts).encode("utf-8", "surrogateescape"))
+                    sig = (-1, -1)
+                else:
+                    sig = st.st_mtime_ns, st.st_size
+            sigs.extend(sig)
+        h = hashlib.blake2b(digest_size=16)
+        h.update(fmt.encode() + b"\n" + entries_text(rows) + b"\n")
+        h.update(sigs.tobytes())
         states[fmt] = h.hexdigest()
     return states
 
@@ -89,10 +95,11 @@ class PlaylistsSink(SinkBase):
             yield {
                 "name": p.slug,
                 "doc": f"playlist folder and M3U8 of {p.name!r}",
-                "actions": [(run_publish, [build.run, p.slug, folder, entries, states])],
+                "actions": [(run_publish, [build.run, p.slug, folder, entries, states, build.state_sigs])],
                 "targets": [str(layout.m3u(folder, fmt)) for fmt in p.formats],
                 # the linked files' (mtime_ns, size) in the digest, not as 60,000 file_dep of a large library
                 "uptodate": [config_changed(digest(states)),
-                             (_links_present, [layout.playlist_dir(folder), entries])],
+                             (_links_present, [layout.playlist_dir(folder), entries,
+                                               published_records(layout, p.slug)])],
                 **quiet(),
             }
