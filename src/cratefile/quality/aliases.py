@@ -129,12 +129,14 @@ class Listed:
     def __init__(self, manifest: Manifest, catalog: Catalog, members: Mapping[str, Sequence[str]]) -> None:
         listed = {k for keys in members.values() for k in keys}
         self.aliases = in_effect(catalog.aliases(), listed)
+        self.held: dict[str, frozenset[str]] = {}
+        if not any_skip(manifest.playlists, manifest.formats):
+            return  # nothing held back: no need to know which playlists publish each track
         lists: dict[str, dict[str, Playlist]] = {}  # published track -> the playlists it is published in
         for p in manifest.playlists:
             for key in members.get(p.slug, ()):
                 lists.setdefault(self.aliases.get(key, key), {})[p.slug] = p
-        self.held: dict[str, frozenset[str]] = {}
-        for track in catalog.lossy_origin() if any_skip(manifest.playlists, manifest.formats) else ():
+        for track in catalog.lossy_origin():
             playlists = list(lists.get(track, {}).values())
             formats = {f for p in playlists for f in p.formats}
             skipped = frozenset(f for f in formats if held(playlists, f, manifest.formats[f], True))
