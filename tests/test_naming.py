@@ -238,7 +238,7 @@ def test_naming_the_changed_tracks_around_the_settled_ones_gives_what_assign_nam
     around = assign_around(wanted, previous, fixed, fixed_plain, max_bytes=40)
     # the folds of the settled ones worked out beforehand (as engine/fastpath keeps them) change nothing
     assert assign_around(wanted, previous, fixed, fixed_plain, max_bytes=40,
-                         fixed_folds=fixed_folds(fixed, fixed_plain)) == around
+                         folds=fixed_folds(fixed, fixed_plain)) == around
     whole = assign_names({**fixed_plain, **wanted}, {**fixed, **previous}, max_bytes=40, settled=settled)
     if around is None:
         assert any(fold(previous.get(k, "")) in {fold(n) for n in fixed.values()} for k in wanted)

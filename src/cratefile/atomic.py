@@ -71,3 +71,13 @@ def sweep_parts(folders: list[Path]) -> int:
                     os.unlink(entry.path)
                     removed += 1
     return removed
+
+
+def file_sig(path: str | os.PathLike[str]) -> tuple[int, int] | None:
+    """(mtime_ns, size) of a file, None when it is not there: what the up-to-date checks
+    compare (a file replaced, as every cache write is, or edited shows in one of the two)."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return st.st_mtime_ns, st.st_size

@@ -310,9 +310,6 @@ def fixed_folds(fixed: Mapping[str, str], fixed_plain: Mapping[str, str]) -> Fix
     return frozenset(fold(name) for name in fixed.values()), Counter(fold(stem) for stem in fixed_plain.values())
 
 
-_fixed_folds = fixed_folds  # the parameter of assign_around hides the function there
-
-
 def assign_around(
     wanted: Mapping[str, str],
     previous: Mapping[str, str],
@@ -320,7 +317,7 @@ def assign_around(
     fixed_plain: Mapping[str, str],
     *,
     max_bytes: int = NamingRule.max_length,
-    fixed_folds: FixedFolds | None = None,
+    folds: FixedFolds | None = None,
 ) -> dict[str, str] | None:
     """What `assign_names` gives the tracks of `wanted` when the others are `fixed` (key ->
     the name it keeps, its template's safe stem in `fixed_plain`: settled tracks), without
@@ -329,9 +326,9 @@ def assign_around(
     The same as assign_names({**fixed_plain, **wanted}, {**fixed, **previous}, settled=fixed)
     restricted to `wanted`, whenever every fixed track keeps its name there: the fixed names
     fold apart and no wanted track's previous name folds to one of them. Otherwise None
-    (the caller works every name out). `fixed_folds`: naming.fixed_folds(fixed, fixed_plain),
-    when the caller has it."""
-    folded_fixed, fixed_claims = fixed_folds if fixed_folds is not None else _fixed_folds(fixed, fixed_plain)
+    (the caller works every name out). `folds`: fixed_folds(fixed, fixed_plain), when the
+    caller has it."""
+    folded_fixed, fixed_claims = folds if folds is not None else fixed_folds(fixed, fixed_plain)
     if len(folded_fixed) != len(fixed):
         return None
     taken = set(folded_fixed)

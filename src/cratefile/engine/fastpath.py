@@ -42,7 +42,7 @@ from pathlib import Path
 from typing import Any
 
 from cratefile import plan
-from cratefile.atomic import read_json
+from cratefile.atomic import file_sig, read_json
 from cratefile.catalog.sqlite import Failure
 from cratefile.context import RunContext
 from cratefile.freshness import analysis_current, output_matches
@@ -68,12 +68,6 @@ Sig = tuple[int, int] | None
 TRACK_STATE = ("audio", "analysis", "quality")
 
 
-def _sig(path: str) -> Sig:
-    try:
-        st = os.stat(path)
-    except OSError:
-        return None
-    return st.st_mtime_ns, st.st_size
 
 
 @dataclass
@@ -199,7 +193,7 @@ class Planner:
         previous.update((k, n) for k, n in self._late.items() if k not in fixed)  # names given as it went
         max_bytes = manifest.naming.max_length
         # the few tracks that are not clean named around the others (what assign_names gives them)
-        around = assign_around(wanted, previous, fixed, fixed_plain, max_bytes=max_bytes, fixed_folds=folds)
+        around = assign_around(wanted, previous, fixed, fixed_plain, max_bytes=max_bytes, folds=folds)
         if around is not None:
             self._names = {k: n for k in self.tracks if (n := fixed.get(k) or around.get(k)) is not None}
             changed: Mapping[str, str] = around
@@ -334,9 +328,9 @@ class Planner:
         """The stamp; the track's cache JSON (TRACK_STATE) and its library files, each with the
         (mtime_ns, size) the stamp covers it at."""
         stem = stem_of(key)
-        audio_sig = self._seen.get(audio) or _sig(audio)
-        states = [(path, _sig(path)) for path in [f"{folder}{stem}.json" for folder in self._state_folders]]
-        outputs = [(path, _sig(path)) for path in [f"{lib}/{fmt}/{name}.{ext}" for fmt, ext in track.group.formats]]
+        audio_sig = self._seen.get(audio) or file_sig(audio)
+        states = [(path, file_sig(path)) for path in [f"{folder}{stem}.json" for folder in self._state_folders]]
+        outputs = [(path, file_sig(path)) for path in [f"{lib}/{fmt}/{name}.{ext}" for fmt, ext in track.group.formats]]
         sigs = [audio_sig, *[sig for _, sig in states], *[sig for _, sig in outputs]]  # _outputs
         ref = track.claim.ref
         blob = repr((track.group.digest, key, ref.title, ref.artist, audio, name, plain, sigs))

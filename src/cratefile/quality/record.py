@@ -12,14 +12,13 @@ file or a new version measures again.
 from __future__ import annotations
 
 import logging
-import os
 import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from cratefile.atomic import read_json, write_json
+from cratefile.atomic import file_sig, read_json, write_json
 from cratefile.errors import ToolError
 from cratefile.layout import Layout
 from cratefile.proc import ffmpeg_exe, run
@@ -80,14 +79,6 @@ class QualityRecord:
                    duration=data.get("duration"), source=(int(source[0]), int(source[1])) if source else None,
                    version=data["version"], error=data.get("error"), seconds=data.get("seconds"),
                    fingerprint_at=float(data.get("fingerprint_at") or 0.0))
-
-
-def file_sig(path: Path) -> tuple[int, int] | None:
-    try:
-        st = os.stat(path)
-    except OSError:
-        return None
-    return st.st_mtime_ns, st.st_size
 
 
 def read_record(layout: Layout, key: str) -> QualityRecord | None:

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from cratefile.actions import action
-from cratefile.atomic import atomic_target, read_json, write_json
+from cratefile.atomic import atomic_target, file_sig, read_json, write_json
 from cratefile.context import RunContext
 from cratefile.records import AnalysisResult, Sidecar, stem_of
 
@@ -75,7 +75,8 @@ def run_publish(ctx: RunContext, slug: str, folder: str, formats: dict[str, list
         linked = _Inodes(str(fmt_dir))
         m3u = layout.m3u(folder, fmt)
         record = done.get(fmt, {})
-        if record.get("state") == states[fmt] and _sig(str(m3u)) == _listed(record.get("m3u")):
+        m3u_as_written = file_sig(m3u) == _listed(record.get("m3u"))
+        if record.get("state") == states[fmt] and m3u_as_written:
             if unchanged_since(str(fmt_dir), record):
                 published[fmt] = record
                 continue
@@ -94,8 +95,7 @@ def run_publish(ctx: RunContext, slug: str, folder: str, formats: dict[str, list
             if os.path.isfile(path):
                 os.unlink(path)
         shape, facts = _digest(entries), facts_of.digest(entries)
-        if not (record.get("shape") == shape and record.get("facts") == facts
-                and _sig(str(m3u)) == _listed(record.get("m3u"))):
+        if not (record.get("shape") == shape and record.get("facts") == facts and m3u_as_written):
             memo = memo or _Shown(read_json(layout.cache / "publish" / f"{slug}.json"), facts_of)
             lines = []
             for key, name, _src in entries:
@@ -104,7 +104,7 @@ def run_publish(ctx: RunContext, slug: str, folder: str, formats: dict[str, list
                 lines.append((display, seconds, f"{fmt}/{name}"))
             with atomic_target(m3u) as tmp:
                 tmp.write_text(m3u8_text(lines), encoding="utf-8")
-        m3u_sig = _sig(str(m3u))
+        m3u_sig = file_sig(m3u)
         published[fmt] = {"state": states[fmt], "shape": shape, "facts": facts,
                           "m3u": list(m3u_sig) if m3u_sig is not None else None, "dir": _dir_sig(str(fmt_dir))}
     if published != done:
@@ -181,13 +181,13 @@ class _Facts:
         if found is not None:
             return found
         sidecar, analysis = self.paths(key)
-        return _sig(sidecar), _sig(analysis)
+        return file_sig(sidecar), file_sig(analysis)
 
     def digest(self, entries: list[Entry]) -> str:
         """The (mtime_ns, size) of every entry's sidecar and analysis, in order."""
-        known, sigs, packed = self.known, self.sigs, array("q")  # packed, not formatted
+        sigs, packed = self.sigs, array("q")  # packed, not formatted
         for key, _, _ in entries:
-            for sig in known.get(key) or sigs(key):
+            for sig in sigs(key):
                 packed.extend(sig if sig is not None else (-1, -1))
         return hashlib.blake2b(packed.tobytes(), digest_size=16).hexdigest()
 
@@ -271,10 +271,3 @@ class _Shown:
         self.changed = True
         return artist, title, seconds
 
-
-def _sig(path: str) -> tuple[int, int] | None:
-    try:
-        st = os.stat(path)
-    except OSError:
-        return None
-    return st.st_mtime_ns, st.st_size
