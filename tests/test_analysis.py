@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 
 from cratefile.analysis import ALGO_VERSION, AnalyzerPool, analyze_file, fold_bpm, key_in_notation, parse_key
+from cratefile.analysis.decode import decode_array
 from cratefile.analysis.key import MAJOR_NAMES, MINOR_NAMES, Key
 from cratefile.errors import Category, TrackFailure
 from cratefile.proc import ffmpeg_exe, run
@@ -241,6 +242,57 @@ def test_loudness_is_lufs(tmp_path: Path) -> None:
          "-af", "volume=4.0,pan=stereo|c0=c0|c1=c0", str(path)])  # sine is 1/8 full scale
     result = analyze_file(path, AnalysisOptions())
     assert result["loudness_db"] == pytest.approx(20 * math.log10(0.5), abs=0.3)
+
+
+def _cli_decode(path: Path, tmp: Path) -> bytes:
+    from cratefile.analysis.decode import ANALYSIS_SR, decode_argv
+
+    out = tmp / "cli.s16"
+    run(decode_argv(path, ANALYSIS_SR, out), capture_stdout=False)
+    return out.read_bytes()
+
+
+def _graph_decode(path: Path, tmp: Path) -> bytes | None:
+    """The graph run alone (None where it logged an error and decoded() would fall back)."""
+    from cratefile import graphinput
+    from cratefile.analysis.decode import ANALYSIS_SR, graph_decode_argv
+
+    work = tmp / "graph"
+    work.mkdir(parents=True)
+    argv = graph_decode_argv(graphinput.link(path, work), ANALYSIS_SR, "out.s16")
+    if graphinput.run_graph(argv, work, 60.0) is None:
+        return None
+    return (work / "out.s16").read_bytes()
+
+
+def test_the_graph_decode_gives_the_command_lines_samples(tmp_path: Path, tracks: dict) -> None:
+    # Stereo whose channels differ, at 48 kHz, in a name no filter graph could take unescaped.
+    src = tmp_path / "x.wav"
+    run([ffmpeg_exe(), "-v", "error", "-f", "lavfi", "-i",
+         "aevalsrc=0.4*sin(440*2*PI*t)+0.2*random(0)|0.3*sin(663*2*PI*t)*sin(3*t):s=48000:d=8", str(src)])
+    mp3 = tmp_path / "DJ's mix, [part 1]: a=b;c.mp3"
+    run([ffmpeg_exe(), "-v", "error", "-i", str(src), "-c:a", "libmp3lame", "-b:a", "192k", str(mp3)])
+    for i, path in enumerate((src, mp3, tracks[(128.0, "Am", "four_on_floor")])):
+        graph = _graph_decode(path, tmp_path / str(i))
+        assert graph is not None, path
+        assert graph == _cli_decode(path, tmp_path), path
+        samples, loudness = decode_array(path)
+        assert samples.size * 2 == len(graph) and loudness is not None
+
+
+def test_a_damaged_mp3_decodes_as_far_as_the_command_line_gets(tmp_path: Path, tracks: dict) -> None:
+    mp3 = tmp_path / "damaged.mp3"
+    run([ffmpeg_exe(), "-v", "error", "-i", str(tracks[(140.0, "F#m", "breakbeat")]),
+         "-c:a", "libmp3lame", "-b:a", "128k", str(mp3)])
+    data = bytearray(mp3.read_bytes())
+    at = len(data) // 4
+    data[at:at + 400] = np.random.default_rng(5).integers(0, 256, 400, dtype=np.uint8).tobytes()
+    mp3.write_bytes(bytes(data))
+    # amovie alone stops at the damage (and exits 0); decoded() must notice and recover the rest.
+    assert _graph_decode(mp3, tmp_path) is None
+    samples, _ = decode_array(mp3)
+    assert samples.size * 2 == len(_cli_decode(mp3, tmp_path))
+    assert samples.size > 0.9 * SECONDS * 11025
 
 
 def test_lossy_encoding_keeps_tempo_and_key(tmp_path: Path, tracks: dict) -> None:

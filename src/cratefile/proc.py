@@ -30,6 +30,7 @@ def run(
     input: bytes | None = None,
     timeout: float | None = None,
     capture_stdout: bool = True,
+    cwd: str | os.PathLike[str] | None = None,
 ) -> subprocess.CompletedProcess[bytes]:
     """Run argv; return the completed process or raise ToolError.
 
@@ -44,6 +45,7 @@ def run(
             stdout=subprocess.PIPE if capture_stdout else subprocess.DEVNULL,
             stderr=subprocess.PIPE,
             start_new_session=True,
+            cwd=cwd,
         )
     except OSError as exc:
         raise ToolError(argv, -1, str(exc)) from exc

@@ -6,7 +6,8 @@ to a temporary file that the analysis reads block by block: memory stays flat wh
 length (a two-hour mix is 160 MB of PCM on disk, a few MB in memory), where librosa.load
 holds the whole track as float32 and more. The same run measures EBU R128 integrated loudness
 (LUFS, on the original channels, before the downmix) with ffmpeg's ebur128 filter, read from
-the summary it logs at the end.
+the summary it logs at the end. The file is decoded inside the filter graph where it decodes
+cleanly, which costs a half to a third of the CPU for MP3 and AAC (cratefile.graphinput).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from typing import BinaryIO, Protocol
 
 import numpy as np
 
+from cratefile import graphinput
 from cratefile.errors import Category, ToolError, TrackFailure
 from cratefile.proc import ffmpeg_exe, run
 
@@ -149,6 +151,29 @@ def decode_argv(path: Path, sr: int, out: Path) -> list[str]:
     ]
 
 
+def graph_decode_argv(name: str, sr: int, out: str) -> list[str]:
+    """decode_argv's work with the file decoded inside the filter graph (cratefile.graphinput).
+
+    The final aformat is what '-ac 1 -ar' asks of the command line's own graph, so the samples
+    are byte for byte the same."""
+    return [
+        ffmpeg_exe(),
+        "-nostdin",
+        "-hide_banner",
+        "-nostats",
+        *graphinput.LOGLEVEL,
+        *graphinput.input_argv(
+            name,
+            f"ebur128=framelog=quiet,aformat=sample_fmts=flt,"
+            f"aformat=sample_fmts=s16:sample_rates={sr}:channel_layouts=mono",
+        ),
+        "-f",
+        "s16le",
+        "-y",
+        out,
+    ]
+
+
 def parse_loudness(stderr: str) -> float | None:
     match = _LUFS_RE.search(stderr)
     if not match:
@@ -169,14 +194,17 @@ def decoded(path: Path, sr: int = ANALYSIS_SR) -> Iterator[Decoded]:
     with tempfile.TemporaryDirectory(prefix="cratefile-decode-") as tmp:
         raw = Path(tmp) / "audio.s16"
         try:
-            proc = run(decode_argv(path, sr, raw), timeout=DECODE_TIMEOUT, capture_stdout=False)
+            argv = graph_decode_argv(graphinput.link(path, Path(tmp)), sr, raw.name)
+            stderr = graphinput.run_graph(argv, Path(tmp), DECODE_TIMEOUT)
+            if stderr is None:  # a damaged file: the command line decodes what it can
+                stderr = run(decode_argv(path, sr, raw), timeout=DECODE_TIMEOUT, capture_stdout=False).stderr
         except ToolError as exc:
             if exc.returncode == -1:  # ffmpeg could not be started: the machine's trouble, not the file's
                 from cratefile.environment import environment_problem
 
                 raise TrackFailure(Category.ENVIRONMENT, environment_problem(exc) or str(exc)) from exc
             raise TrackFailure(Category.ANALYSIS_FAILED, f"cannot decode {path.name}: {exc}") from exc
-        loudness = parse_loudness(proc.stderr.decode("utf-8", "replace"))
+        loudness = parse_loudness(stderr.decode("utf-8", "replace"))
         with open(raw, "rb") as fh:
             samples = RawFileSamples(fh, sr)
             if len(samples) == 0:
