@@ -8,6 +8,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import mutagen
+import numpy as np
 import pytest
 import yaml
 from mutagen.aiff import AIFF
@@ -17,6 +18,7 @@ from mutagen.mp4 import MP4
 from mutagen.wave import WAVE
 
 import cratefile
+from cratefile import graphinput
 from cratefile.errors import Category, TrackFailure
 from cratefile.proc import ffmpeg_exe
 from cratefile.records import FormatRecipe
@@ -181,6 +183,43 @@ def test_corrupt_source_fails_and_leaves_nothing(tmp_path: Path) -> None:
     assert list(lib.iterdir()) == []
 
 
+def _plain_convert(src: Path, dst: Path, recipe: FormatRecipe) -> Path:
+    """What the plain command line (the fallback) makes of `src`, untagged."""
+    subprocess.run(ffmpeg_argv(src, dst, recipe, ffmpeg_exe()), check=True)
+    return dst
+
+
+def pcm(path: Path) -> bytes:
+    """The decoded samples of `path` (tags and container aside)."""
+    argv = [ffmpeg_exe(), "-nostdin", "-v", "error", "-i", str(path), "-f", "s32le", "-"]
+    return subprocess.run(argv, capture_output=True, check=True).stdout
+
+
+def test_the_graph_run_encodes_what_the_command_line_does(media: dict[str, Path], tmp_path: Path) -> None:
+    for name in ("wav", "aiff", "flac"):
+        recipe = RECIPES[name]
+        dst = tmp_path / f"x.{recipe.extension}"
+        convert(media["source"], dst, recipe, TAGS)
+        plain = _plain_convert(media["source"], tmp_path / f"plain.{recipe.extension}", recipe)
+        assert pcm(dst) == pcm(plain), name
+
+
+def test_a_damaged_mp3_converts_as_far_as_the_command_line_gets(media: dict[str, Path], tmp_path: Path) -> None:
+    src = tmp_path / "damaged.mp3"
+    data = bytearray(media["source"].read_bytes())
+    at = len(data) * 2 // 3
+    data[at:at + 400] = np.random.default_rng(5).integers(0, 256, 400, dtype=np.uint8).tobytes()
+    src.write_bytes(bytes(data))
+    work = tmp_path / "work"
+    work.mkdir()
+    argv = ffmpeg_argv(src, tmp_path / "graph.wav", RECIPES["wav"], ffmpeg_exe(), graphinput.link(src, work))
+    assert graphinput.run_graph(argv, work, 60.0) is None  # the graph run logs the damage
+    dst = tmp_path / "lib" / "x.wav"
+    convert(src, dst, RECIPES["wav"], TAGS)
+    assert pcm(dst) == pcm(_plain_convert(src, tmp_path / "plain.wav", RECIPES["wav"]))
+    assert len(pcm(dst)) > 0.9 * SECONDS * 44100 * 8
+
+
 def test_failure_keeps_the_previous_complete_file(tmp_path: Path) -> None:
     src = tmp_path / "broken.flac"
     src.write_bytes(b"fLaC" + b"\x00" * 64)
@@ -238,6 +277,16 @@ def test_ffmpeg_argv_for_the_m4a_recipe() -> None:
         "-aac_coder", "fast",
         "-fflags", "+bitexact", "-f", "ipod", "file:/lib/.a.1.part.m4a",
     ]  # fmt: skip
+
+
+def test_the_graph_argv_reads_the_link_and_keeps_the_recipe() -> None:
+    plain = ffmpeg_argv(Path("/c/in.webm"), Path("lib/.a.1.part.m4a"), RECIPES["m4a"], "/bin/ff")
+    graph = ffmpeg_argv(Path("/c/in.webm"), Path("lib/.a.1.part.m4a"), RECIPES["m4a"], "/bin/ff", "in.webm")
+    assert graph[graph.index("-i") + 1].startswith("amovie=in.webm:s=a\\\\:0,asetnsamples=")
+    assert graph[graph.index("-loglevel") + 1] == "level+error"  # errors marked: a damaged file is noticed
+    assert graph[-1] == f"file:{Path.cwd() / 'lib/.a.1.part.m4a'}" and plain[-1] == "file:lib/.a.1.part.m4a"
+    start = plain.index("-map_metadata")
+    assert graph[graph.index("-map_metadata"):-1] == plain[start:-1]
 
 
 def test_ffmpeg_argv_applies_sample_fmt_and_keeps_layout_when_unset() -> None:
