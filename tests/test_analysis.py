@@ -335,6 +335,26 @@ def test_pool_matches_in_process_and_serves_two_threads(tracks: dict, results: d
     assert len(pool.pids) == 0
 
 
+def test_the_pool_starts_more_workers_only_for_callers_at_once(tracks: dict) -> None:
+    paths = list(tracks.values())
+    with AnalyzerPool(workers=2) as pool:
+        for path in paths[:3]:  # one caller at a time (a run at -n 1): one worker does it all
+            pool.analyze(path, AnalysisOptions())
+        assert len(pool.pids) == 1
+        start = threading.Barrier(4)
+
+        def work(path: Path) -> None:
+            start.wait()
+            pool.analyze(path, AnalysisOptions())
+
+        threads = [threading.Thread(target=work, args=(p,)) for p in paths[:4]]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(60)
+        assert len(pool.pids) == 2  # four callers at once: grown to the pool's size, no further
+
+
 def crash_or_hang(path: Path, options: AnalysisOptions) -> dict[str, Any]:
     """Injected into the pool's workers: dies on '*crash*', hangs on '*hang*'."""
     if "crash" in path.name:

@@ -3,8 +3,9 @@ fresh interpreter.
 
 Each worker is a spawned process (not forked: the caller runs doit threads) that pins its
 numeric libraries to one thread, warms up once on a synthetic signal, then serves requests
-over its own pipe, one at a time. `AnalyzerPool.analyze` borrows an idle worker, so several
-threads can call it at once and a crash only ever concerns the track that caused it.
+over its own pipe, one at a time. `AnalyzerPool.analyze` borrows an idle worker (starting one
+more, up to the pool's size, when none is idle), so several threads can call it at once and a
+crash only ever concerns the track that caused it.
 
 Failure handling: a worker that dies during a track is replaced and the track retried once in
 a fresh worker (an OOM kill can be bad luck); a second death, or a track exceeding `timeout`,
@@ -143,9 +144,11 @@ class AnalyzerPool:
         self._idle: queue.SimpleQueue[_Worker] = queue.SimpleQueue()
         self._lock = threading.Lock()
         self._workers: set[_Worker] = set()
+        self._most = workers
         self._closed = False
-        for _ in range(workers):
-            self._idle.put(self._spawn())
+        # One worker warms up while the run plans; the others start when two threads want
+        # one at once, so a run at -n 1 (or of one track) never pays for a worker it leaves idle.
+        self._idle.put(self._spawn())
 
     def _spawn(self) -> _Worker:
         worker = _Worker(self._ctx, self._analyze)
@@ -158,14 +161,28 @@ class AnalyzerPool:
         with self._lock:
             self._workers.discard(worker)
 
+    def _spawn_if_room(self) -> _Worker | None:
+        with self._lock:
+            if len(self._workers) >= self._most:
+                return None
+            worker = _Worker(self._ctx, self._analyze)
+            self._workers.add(worker)
+            return worker
+
     def _borrow(self) -> _Worker:
         while True:
             if self._closed:
                 raise CratefileError("the analyzer pool is closed")
             try:
-                worker = self._idle.get(timeout=0.5)
+                worker = self._idle.get_nowait()
             except queue.Empty:
-                continue
+                grown = self._spawn_if_room()
+                if grown is not None:
+                    return grown
+                try:
+                    worker = self._idle.get(timeout=0.5)
+                except queue.Empty:
+                    continue
             if worker.process.is_alive():
                 return worker
             # Died while idle (killed from outside): not this track's fault, replace it.
