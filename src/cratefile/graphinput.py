@@ -25,8 +25,13 @@ from pathlib import Path
 from cratefile.errors import ToolError
 from cratefile.proc import run
 
-# Samples per frame handed on from the graph: 1.5 s at 44.1 kHz, a few hundred hand-offs per track.
+# Samples per frame handed on from the graph. To raw PCM (the analysis): 1.5 s at 44.1 kHz, a
+# few hundred hand-offs per track. To an encoder: FLAC (and any encoder without a fixed frame
+# size) takes its block size from the frames it is given; 4096 is a block a hardware player
+# decodes (the FLAC subset allows up to 4608 at 48 kHz), where 65536 made the FLAC encoder
+# refuse to open, and ffmpeg 9 then sometimes crashed or hung tearing the run down.
 FRAME = 65536
+ENCODER_FRAME = 4096
 _SUFFIX = re.compile(r"\.[A-Za-z0-9]{1,10}")
 # '-loglevel level+...' prefixes each message with its level; a message that starts a line
 # (after the optional '[component @ 0x...]') is one of ffmpeg's, not a line of file metadata.
@@ -44,12 +49,13 @@ def link(src: Path, workdir: Path) -> str:
     return name
 
 
-def input_argv(name: str, filters: str = "") -> list[str]:
-    """`-f lavfi -i amovie=...`: the first audio stream of `name`, through `filters`."""
+def input_argv(name: str, filters: str = "", frame: int = FRAME) -> list[str]:
+    """`-f lavfi -i amovie=...`: the first audio stream of `name`, through `filters`, in frames of
+    `frame` samples (the last one shorter)."""
     graph = f"amovie={name}:s=a\\\\:0"  # 'a:0', escaped once for the option and once for the graph
     if filters:
         graph += "," + filters
-    return ["-f", "lavfi", "-i", f"{graph},asetnsamples=n={FRAME}:p=0"]
+    return ["-f", "lavfi", "-i", f"{graph},asetnsamples=n={frame}:p=0"]
 
 
 def run_graph(argv: list[str], workdir: Path, timeout: float) -> bytes | None:

@@ -36,7 +36,7 @@ def ffmpeg_argv(src: Path, dst: Path, recipe: FormatRecipe, ffmpeg: str, graph_n
     command then logs only errors, each marked, so that a damaged file is noticed."""
     argv = [ffmpeg, "-nostdin", "-y", "-hide_banner"]
     if graph_name is not None:
-        argv += ["-loglevel", "level+error", *graphinput.input_argv(graph_name)]
+        argv += ["-loglevel", "level+error", *graphinput.input_argv(graph_name, frame=graphinput.ENCODER_FRAME)]
     else:
         # 'file:' so that a name with a colon ('Artist: Title.mp3') or a leading '-' is never
         # taken for a protocol or an option.
