@@ -12,6 +12,10 @@ logs the error and goes on with the next one, and ffmpeg still exits 0. So the g
 only when it logged no error; otherwise the caller runs its plain command line, which recovers
 what it can of a damaged file exactly as before.
 
+`amovie` decodes on one thread (`dec_threads=1`): with its default of several, the ffmpeg 9 build
+we ship crashed (SIGSEGV) on about every other FLAC while ending the run, and a crash while
+ending can as well be a hang. A test runs a FLAC through twenty times to keep it that way.
+
 The file is reached through a symlink with a plain name in the run's own temporary folder, so no
 title, quote, colon or comma of the user's file name ever goes through filter-graph escaping.
 """
@@ -52,7 +56,9 @@ def link(src: Path, workdir: Path) -> str:
 def input_argv(name: str, filters: str = "", frame: int = FRAME) -> list[str]:
     """`-f lavfi -i amovie=...`: the first audio stream of `name`, through `filters`, in frames of
     `frame` samples (the last one shorter)."""
-    graph = f"amovie={name}:s=a\\\\:0"  # 'a:0', escaped once for the option and once for the graph
+    # 'a:0' is escaped once for the option and once for the graph. One decoding thread: with
+    # more, ffmpeg 9 crashed (SIGSEGV) on every other FLAC while tearing the run down.
+    graph = f"amovie={name}:s=a\\\\:0:dec_threads=1"
     if filters:
         graph += "," + filters
     return ["-f", "lavfi", "-i", f"{graph},asetnsamples=n={frame}:p=0"]
