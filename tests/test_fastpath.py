@@ -356,8 +356,9 @@ def test_status_table_counts_every_track_and_lists_only_what_it_shows(built: Wor
     gone = next((built.root / "library" / "aiff").iterdir())
     gone.unlink()
     full, table = collect(manifest), collect(manifest, details=False)
-    assert [t["key"] for t in table["playlists"][0]["tracks"]] == [
-        t["key"] for t in full["playlists"][0]["tracks"] if t["state"] == "pending"]
+    # the line it shows carries the whole row (title, bpm, files...), as --json has it
+    assert table["playlists"][0]["tracks"] == [t for t in full["playlists"][0]["tracks"] if t["state"] == "pending"]
+    assert table["playlists"][0]["tracks"][0]["title"]
     assert table["playlists"][0]["pending"] == full["playlists"][0]["pending"] == 1
 
 

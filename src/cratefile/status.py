@@ -17,6 +17,10 @@ from cratefile.quality.record import read_record
 from cratefile.records import Manifest
 from cratefile.resolve import RESOLVED_KINDS
 
+# What decides whether the table shows a track (the counts need only these).
+_DECIDING = ("status", "error_category", "quality_verdict", "duplicate_of")
+_ONE_BY_ONE = 64  # shown tracks read row by row; beyond, the whole table once
+
 
 def _elsewhere(category: Any) -> bool:
     """Held or built by another machine sharing the Notion queue: pending here, not failed."""
@@ -65,13 +69,31 @@ def collect(manifest: Manifest, *, details: bool = True) -> dict[str, Any]:
         out = []
         now = time.time()
         failures = catalog.failures()
-        rows = {row["key"]: row for row in catalog.tracks()}  # whole tables at once: 20k tracks in
-        paths: dict[str, dict[str, str]] = {}                 # two queries, not two per track
+        # Whole tables at once: 20k tracks in two queries, not two per track. The table needs
+        # only what decides a track's line; the tracks it shows get their whole rows below.
+        rows = {row["key"]: row for row in catalog.tracks(None if details else _DECIDING)}
+        paths: dict[str, dict[str, str]] = {}
         for (key, fmt), path in catalog.file_paths().items():
             paths.setdefault(key, {})[fmt] = path
         present = _present(path for files in paths.values() for path in files.values())
         members = {p.slug: catalog.members(p.slug) for p in manifest.playlists}
         listed = Listed(manifest, catalog, members)
+        full: dict[str, dict[str, Any]] = {}
+        whole = False
+
+        def full_rows(key: str) -> dict[str, Any]:
+            """The whole row of a track the table shows: one by one for the first few, then the
+            whole table once (a library with thousands of lines to show)."""
+            nonlocal whole
+            if key not in full and not whole:
+                if len(full) < _ONE_BY_ONE:
+                    full.update((r["key"], r) for r in catalog.tracks(keys=[key]))
+                    full.setdefault(key, {})
+                else:
+                    full.update((r["key"], r) for r in catalog.tracks())
+                    whole = True
+            return full.get(key, {})
+
         for p in manifest.playlists:
             tracks = []
             counts = {"built": 0, "failed": 0, "pending": 0, "aliases": 0}
@@ -101,6 +123,8 @@ def collect(manifest: Manifest, *, details: bool = True) -> dict[str, Any]:
                 if not (details or state != "built" or verdict == "upscaled" or skipped or alias_of
                         or row.get("duplicate_of")):
                     continue  # the table has no line for it
+                if not details:
+                    row = full_rows(key)
                 item = {"position": position, "key": key, "state": state, "title": row.get("title"),
                         "artist": row.get("artist"), "bpm": row.get("bpm"), "bpm_alt": row.get("bpm_alt"),
                         "musical_key": row.get("musical_key"),
