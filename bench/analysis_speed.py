@@ -105,6 +105,8 @@ def decode_floors(path: Path, repeat: int) -> dict[str, float]:
     with tempfile.TemporaryDirectory(prefix="cratefile-floor-") as tmp:
         work = Path(tmp)
         name = graphinput.link(path, work)
+        if name is None:
+            raise SystemExit(f"cannot make a symlink in {work}")
         null = ["-f", "null", "-"]
         return {
             "bare": _ffmpeg_cpu([ffmpeg_exe(), "-nostdin", "-v", "error", "-i", str(path), *null], repeat),

@@ -45,11 +45,15 @@ LOGLEVEL = ["-loglevel", "level+info"]
 _unsupported: set[str] = set()  # ffmpeg binaries without the lavfi input (a minimal build)
 
 
-def link(src: Path, workdir: Path) -> str:
-    """A plain relative name in `workdir` for `src` (the graph run's cwd is `workdir`)."""
+def link(src: Path, workdir: Path) -> str | None:
+    """A plain relative name in `workdir` for `src` (the graph run's cwd is `workdir`); None
+    where the temporary folder takes no symlink (the caller then runs its plain command line)."""
     suffix = src.suffix if _SUFFIX.fullmatch(src.suffix) else ""
     name = f"in{suffix}"
-    os.symlink(os.path.abspath(src), workdir / name)
+    try:
+        os.symlink(os.path.abspath(src), workdir / name)
+    except OSError:
+        return None
     return name
 
 

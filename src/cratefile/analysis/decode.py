@@ -194,8 +194,10 @@ def decoded(path: Path, sr: int = ANALYSIS_SR) -> Iterator[Decoded]:
     with tempfile.TemporaryDirectory(prefix="cratefile-decode-") as tmp:
         raw = Path(tmp) / "audio.s16"
         try:
-            argv = graph_decode_argv(graphinput.link(path, Path(tmp)), sr, raw.name)
-            stderr = graphinput.run_graph(argv, Path(tmp), DECODE_TIMEOUT)
+            name = graphinput.link(path, Path(tmp))
+            stderr = None
+            if name is not None:
+                stderr = graphinput.run_graph(graph_decode_argv(name, sr, raw.name), Path(tmp), DECODE_TIMEOUT)
             if stderr is None:  # a damaged file: the command line decodes what it can
                 stderr = run(decode_argv(path, sr, raw), timeout=DECODE_TIMEOUT, capture_stdout=False).stderr
         except ToolError as exc:

@@ -78,8 +78,9 @@ def convert(src: Path, dst: Path, recipe: FormatRecipe, tags: TrackTags) -> None
     ffmpeg = proc.ffmpeg_exe()
     with atomic_target(dst) as tmp, tempfile.TemporaryDirectory(prefix="cratefile-convert-") as work:
         try:
-            argv = ffmpeg_argv(src, tmp, recipe, ffmpeg, graphinput.link(src, Path(work)))
-            if graphinput.run_graph(argv, Path(work), FFMPEG_TIMEOUT) is None:
+            name = graphinput.link(src, Path(work))
+            argv = ffmpeg_argv(src, tmp, recipe, ffmpeg, name) if name is not None else None
+            if argv is None or graphinput.run_graph(argv, Path(work), FFMPEG_TIMEOUT) is None:
                 proc.run(ffmpeg_argv(src, tmp, recipe, ffmpeg), timeout=FFMPEG_TIMEOUT)
         except ToolError as exc:
             category = Category.TRANSIENT if exc.returncode is None else Category.CONVERSION_FAILED
