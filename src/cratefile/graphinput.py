@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Callable
 from pathlib import Path
 
 from cratefile.errors import ToolError
@@ -84,3 +85,16 @@ def run_graph(argv: list[str], workdir: Path, timeout: float) -> bytes | None:
     if _ERROR_LINE.search(proc.stderr):
         return None
     return proc.stderr
+
+
+def run_preferring_graph(src: Path, workdir: Path, graph: Callable[[str], list[str]], plain: list[str],
+                         timeout: float) -> bytes:
+    """Run `graph(name)` (name: `src` linked into `workdir`) and, where it cannot be used or did
+    not run clean, the plain command line `plain`; the stderr of the run that counts. Raises
+    ToolError as `cratefile.proc.run` does, for the plain run."""
+    name = link(src, workdir)
+    if name is not None:
+        stderr = run_graph(graph(name), workdir, timeout)
+        if stderr is not None:
+            return stderr
+    return run(plain, timeout=timeout, capture_stdout=False).stderr

@@ -87,8 +87,7 @@ def collect(manifest: Manifest, *, details: bool = True) -> dict[str, Any]:
             nonlocal whole
             if key not in full and not whole:
                 if len(full) < _ONE_BY_ONE:
-                    full.update((r["key"], r) for r in catalog.tracks(keys=[key]))
-                    full.setdefault(key, {})
+                    full[key] = catalog.track(key) or {}
                 else:
                     full.update((r["key"], r) for r in catalog.tracks())
                     whole = True

@@ -24,7 +24,7 @@ import numpy as np
 
 from cratefile import graphinput
 from cratefile.errors import Category, ToolError, TrackFailure
-from cratefile.proc import ffmpeg_exe, run
+from cratefile.proc import ffmpeg_exe
 
 ANALYSIS_SR = 11025
 # Seconds. A two-hour mix decodes in well under a minute; this fires before the pool's own
@@ -194,12 +194,10 @@ def decoded(path: Path, sr: int = ANALYSIS_SR) -> Iterator[Decoded]:
     with tempfile.TemporaryDirectory(prefix="cratefile-decode-") as tmp:
         raw = Path(tmp) / "audio.s16"
         try:
-            name = graphinput.link(path, Path(tmp))
-            stderr = None
-            if name is not None:
-                stderr = graphinput.run_graph(graph_decode_argv(name, sr, raw.name), Path(tmp), DECODE_TIMEOUT)
-            if stderr is None:  # a damaged file: the command line decodes what it can
-                stderr = run(decode_argv(path, sr, raw), timeout=DECODE_TIMEOUT, capture_stdout=False).stderr
+            # a damaged file goes through the command line, which decodes what it can
+            stderr = graphinput.run_preferring_graph(
+                path, Path(tmp), lambda name: graph_decode_argv(name, sr, raw.name),
+                decode_argv(path, sr, raw), DECODE_TIMEOUT)
         except ToolError as exc:
             if exc.returncode == -1:  # ffmpeg could not be started: the machine's trouble, not the file's
                 from cratefile.environment import environment_problem

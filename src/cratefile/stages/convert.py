@@ -78,10 +78,8 @@ def convert(src: Path, dst: Path, recipe: FormatRecipe, tags: TrackTags) -> None
     ffmpeg = proc.ffmpeg_exe()
     with atomic_target(dst) as tmp, tempfile.TemporaryDirectory(prefix="cratefile-convert-") as work:
         try:
-            name = graphinput.link(src, Path(work))
-            argv = ffmpeg_argv(src, tmp, recipe, ffmpeg, name) if name is not None else None
-            if argv is None or graphinput.run_graph(argv, Path(work), FFMPEG_TIMEOUT) is None:
-                proc.run(ffmpeg_argv(src, tmp, recipe, ffmpeg), timeout=FFMPEG_TIMEOUT)
+            graphinput.run_preferring_graph(src, Path(work), lambda name: ffmpeg_argv(src, tmp, recipe, ffmpeg, name),
+                                            ffmpeg_argv(src, tmp, recipe, ffmpeg), FFMPEG_TIMEOUT)
         except ToolError as exc:
             category = Category.TRANSIENT if exc.returncode is None else Category.CONVERSION_FAILED
             raise TrackFailure(category, _ffmpeg_message(src, recipe, exc)) from exc
