@@ -174,3 +174,61 @@ def test_judge_keeps_the_declared_bitrate_of_an_honest_lossy_file() -> None:
     assert judge(info, 18800.0, 18800.0).label == "lossy mp3 ~192k"
     assert judge(info, 16600.0, 16600.0).verdict == "lossy"  # 192 over ~128: within what encoders do
     assert judge(StreamInfo(codec="pcm_s16le", sample_rate=44100), 22050.0, None).verdict == "lossless"
+
+
+@pytest.fixture(scope="module")
+def long_sources(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """100 s sources: long enough that the fingerprint window starts inside the track, in the
+    containers whose clocks differ (an MP3's encoder delay; AAC's priming; none for FLAC)."""
+    d = tmp_path_factory.mktemp("windows")
+    master = d / "master.wav"
+    render(master, bpm=128, key="Fm", seconds=100.0, seed=11)
+    files = {}
+    for name, args in (("delay.mp3", ["-c:a", "libmp3lame", "-b:a", "320k"]),
+                       ("primed.m4a", ["-c:a", "aac", "-b:a", "192k"]),
+                       ("plain.flac", ["-c:a", "flac"]),
+                       ("surround.wav", ["-af", "pan=5.1|c0=c0|c1=c1|c2=c0|c3=c1|c4=c0|c5=c1"])):
+        _ffmpeg("-i", str(master), *args, str(d / name))
+        files[name] = d / name
+    return files
+
+
+@pytest.mark.parametrize("name", ["delay.mp3", "primed.m4a", "plain.flac", "surround.wav"])
+def test_the_graph_windows_are_the_command_lines_byte_for_byte(long_sources: dict[str, Path], name: str,
+                                                               tmp_path: Path) -> None:
+    """The graph run decodes each window from the packet the command line's `-ss` starts on and
+    cuts it at the same sample, so fingerprints measured before and after it still compare."""
+    from cratefile.quality.record import measure_argv, measure_run
+
+    src = long_sources[name]
+    work = tmp_path / "g"
+    work.mkdir()
+    text, out = measure_run(ffmpeg_exe(), src, 100.0, work, True)
+    assert out.name == "graph", "the graph run fell back to the command line"
+    plain = tmp_path / "p"
+    plain.mkdir()
+    run(measure_argv(ffmpeg_exe(), src, 100.0, plain, True), timeout=120, capture_stdout=False)
+    names = sorted(p.name for p in plain.iterdir())
+    assert names == ["ex0.raw", "ex1.raw", "ex2.raw", "fp.raw"]
+    for file in names:
+        assert (out / file).read_bytes() == (plain / file).read_bytes(), file
+    assert parse_stream_info(text, src.suffix).codec == {"delay.mp3": "mp3", "primed.m4a": "aac",
+                                                         "plain.flac": "flac", "surround.wav": "pcm_s16le"}[name]
+
+
+def test_a_damaged_mp3_is_measured_by_the_command_line(long_sources: dict[str, Path], tmp_path: Path) -> None:
+    """`amovie` stops at a packet it cannot read (and ffmpeg exits 0): that run is not used."""
+    from cratefile.quality.record import measure_run
+
+    damaged = tmp_path / "damaged.mp3"
+    data = bytearray(long_sources["delay.mp3"].read_bytes())
+    data[len(data) // 2: len(data) // 2 + 20000] = b"\xff" * 20000
+    damaged.write_bytes(bytes(data))
+    work = tmp_path / "w"
+    work.mkdir()
+    text, out = measure_run(ffmpeg_exe(), damaged, 100.0, work, True)
+    assert out.name == "plain"
+    # the excerpt from after the damage is whole (the graph run would have stopped before it)
+    assert (out / "ex0.raw").stat().st_size == (out / "ex2.raw").stat().st_size == 4 * 3 * 44100
+    record = measure(damaged, 100.0)
+    assert record.fingerprint and record.provenance is not None and record.provenance.codec == "mp3"

@@ -58,17 +58,6 @@ def link(src: Path, workdir: Path) -> str | None:
     return name
 
 
-def input_argv(name: str, filters: str = "", frame: int = FRAME) -> list[str]:
-    """`-f lavfi -i amovie=...`: the first audio stream of `name`, through `filters`, in frames of
-    `frame` samples (the last one shorter)."""
-    # 'a:0' is escaped once for the option and once for the graph. One decoding thread: with
-    # more, ffmpeg 9 crashed (SIGSEGV) on every other FLAC while tearing the run down.
-    graph = f"amovie={name}:s=a\\\\:0:dec_threads=1"
-    if filters:
-        graph += "," + filters
-    return ["-f", "lavfi", "-i", f"{graph},asetnsamples=n={frame}:p=0"]
-
-
 def run_graph(argv: list[str], workdir: Path, timeout: float) -> bytes | None:
     """Run a graph command in `workdir`; its stderr if it ran clean, else None (use the fallback)."""
     exe = argv[0]
@@ -87,14 +76,36 @@ def run_graph(argv: list[str], workdir: Path, timeout: float) -> bytes | None:
     return proc.stderr
 
 
-def run_preferring_graph(src: Path, workdir: Path, graph: Callable[[str], list[str]], plain: list[str],
-                         timeout: float) -> bytes:
+def movie(name: str, seek: float = 0.0) -> str:
+    """The `amovie` source of `name`'s first audio stream, seeked to `seek` seconds (the demuxer's
+    own seek: it may land a little before or after, so follow it with `atrim` where it matters)."""
+    # 'a:0' is escaped once for the option and once for the graph. One decoding thread: with
+    # more, ffmpeg 9 crashed (SIGSEGV) on every other FLAC while tearing the run down.
+    source = f"amovie={name}:s=a\\\\:0:dec_threads=1"
+    return source + (f":seek_point={seek:g}" if seek > 0 else "")
+
+
+def input_argv(name: str, filters: str = "", frame: int = FRAME) -> list[str]:
+    """`-f lavfi -i amovie=...`: the first audio stream of `name`, through `filters`, in frames of
+    `frame` samples (the last one shorter)."""
+    graph = movie(name) + ("," + filters if filters else "")
+    return ["-f", "lavfi", "-i", f"{graph},asetnsamples=n={frame}:p=0"]
+
+
+def run_graph_or_plain(src: Path, workdir: Path, graph: Callable[[str], list[str]], plain: list[str],
+                       timeout: float) -> tuple[bytes, bool]:
     """Run `graph(name)` (name: `src` linked into `workdir`) and, where it cannot be used or did
-    not run clean, the plain command line `plain`; the stderr of the run that counts. Raises
-    ToolError as `cratefile.proc.run` does, for the plain run."""
+    not run clean, the plain command line `plain`: the stderr of the run that counts, and whether
+    that was the graph run. Raises ToolError as `cratefile.proc.run` does, for the plain run."""
     name = link(src, workdir)
     if name is not None:
         stderr = run_graph(graph(name), workdir, timeout)
         if stderr is not None:
-            return stderr
-    return run(plain, timeout=timeout, capture_stdout=False).stderr
+            return stderr, True
+    return run(plain, timeout=timeout, capture_stdout=False).stderr, False
+
+
+def run_preferring_graph(src: Path, workdir: Path, graph: Callable[[str], list[str]], plain: list[str],
+                         timeout: float) -> bytes:
+    """`run_graph_or_plain`'s stderr."""
+    return run_graph_or_plain(src, workdir, graph, plain, timeout)[0]

@@ -1,23 +1,27 @@
 """A download's quality record (`cache/quality/<stem>.json`, keyed like its analysis): its
-provenance and its acoustic fingerprint, measured once by one ffmpeg run.
+provenance and its acoustic fingerprint, measured once.
 
-The run reads the file a few times in one process: the first FINGERPRINT_SECONDS into the
-chromaprint muxer, and EXCERPTS short excerpts from the body of the track (inputs seeked
-before decoding, so only those seconds are decoded) as mono float PCM at the native rate for
-the spectrum. ffmpeg's banner for the first input gives the stream facts. The record says what
-it was measured from (the audio's size and mtime) and with which QUALITY_VERSION: a changed
-file or a new version measures again.
+ffmpeg opens the file without decoding it, and its banner gives the stream facts. A second run
+reads a few windows of the file inside one filter graph (`graph_argv`): FINGERPRINT_SECONDS from
+FINGERPRINT_AT of the way in, into the chromaprint muxer, and EXCERPTS short excerpts from the body
+of the track as mono float PCM at the native rate for the spectrum. Each window is seeked before
+decoding, so only those seconds are decoded. A file the graph cannot read clean is measured by
+the plain command line (`measure_argv`), which gives the same windows byte for byte. The record
+says what it was measured from (the audio's size and mtime) and with which QUALITY_VERSION: a
+changed file or a new version measures again.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from cratefile import graphinput
 from cratefile.atomic import file_sig, read_json, write_json
 from cratefile.errors import ToolError
 from cratefile.layout import Layout
@@ -41,6 +45,7 @@ FINGERPRINT_AT = 0.25
 EXCERPTS = (0.3, 0.5, 0.7)  # where the spectrum excerpts start, as shares of the duration
 EXCERPT_SECONDS = 3.0
 TIMEOUT = 600.0
+_START = re.compile(r"^\s+Duration: [^\n]*?, start: (-?\d+(?:\.\d+)?)", re.M)
 
 
 def record_path(layout: Layout, key: str) -> Path:
@@ -101,18 +106,22 @@ def fingerprint_start(duration: float | None) -> float:
     return round(min(FINGERPRINT_AT * duration, duration - FINGERPRINT_SECONDS), 3)
 
 
+def windows(duration: float | None) -> tuple[float, list[float], float]:
+    """Where the fingerprint starts, where the spectrum excerpts start, and their length (s)."""
+    if duration and duration > 4 * EXCERPT_SECONDS:
+        return fingerprint_start(duration), [round(share * duration, 3) for share in EXCERPTS], EXCERPT_SECONDS
+    return fingerprint_start(duration), [0.0], 10.0
+
+
 def measure_argv(ffmpeg: str, audio: Path, duration: float | None, tmp: Path, with_fingerprint: bool) -> list[str]:
+    """The plain command line: one seeked input per window (`-ss`/`-t`, counted from the
+    stream's start time)."""
     from cratefile.quality import fingerprint
 
     src = f"file:{audio}"
-    at = fingerprint_start(duration)
+    at, starts, length = windows(duration)
     argv = [ffmpeg, "-hide_banner", "-nostdin", "-nostats",
             "-ss", f"{at:g}", "-t", f"{FINGERPRINT_SECONDS:g}", "-i", src]
-    if duration and duration > 4 * EXCERPT_SECONDS:
-        starts = [round(share * duration, 3) for share in EXCERPTS]
-        length = EXCERPT_SECONDS
-    else:
-        starts, length = [0.0], 10.0
     for start in starts:
         argv += ["-ss", f"{start:g}", "-t", f"{length:g}", "-i", src]
     if with_fingerprint:
@@ -120,6 +129,64 @@ def measure_argv(ffmpeg: str, audio: Path, duration: float | None, tmp: Path, wi
     for n in range(len(starts)):
         argv += ["-map", f"{n + 1}:a:0", "-ac", "1", "-c:a", "pcm_f32le", "-f", "f32le", "-y", str(tmp / f"ex{n}.raw")]
     return argv
+
+
+def banner_argv(ffmpeg: str, audio: Path) -> list[str]:
+    """Open `audio` and decode nothing (`-t 0` on the output: on the input it reads the whole
+    file): its banner gives the stream facts and the start time the windows are counted from."""
+    return [ffmpeg, "-hide_banner", "-nostdin", "-nostats", "-i", f"file:{audio}", "-map", "0:a:0", "-t", "0",
+            "-f", "null", "-"]
+
+
+def stream_start(banner: str) -> float:
+    """The input's start time (an MP3's encoder delay, some 25 ms), 0 where the banner has none."""
+    found = _START.search(banner.split("\nOutput #", 1)[0])
+    return float(found[1]) if found else 0.0
+
+
+def graph_argv(ffmpeg: str, name: str, duration: float | None, start_time: float, out: Path,
+               with_fingerprint: bool) -> list[str]:
+    """The same windows as `measure_argv`, decoded inside one filter graph (cratefile.graphinput):
+    a 60 s MP3 measured in 0.11 s of CPU where the plain command line took 0.21 s. The graph
+    counts time from the file's clock, the command line from the stream's start time, so each
+    window is cut at its start plus `start_time`. `amovie` seeks where `-ss` does (to the packet
+    at or before the start, counted from the start time), so the decoder starts on the same
+    packet and the windows come out byte for byte the command line's."""
+    from cratefile.quality import fingerprint
+
+    at, starts, length = windows(duration)
+    cuts = ([(at, FINGERPRINT_SECONDS, "s16:channel_layouts=mono:sample_rates=11025")] if with_fingerprint else [])
+    cuts += [(begin, length, "flt:channel_layouts=mono") for begin in starts]
+    chains = [f"{graphinput.movie(name, begin)},atrim=start={begin + start_time:.6f}:"
+              f"duration={seconds:g},aformat=sample_fmts={fmt},asetnsamples=n={graphinput.FRAME}:p=0[out{n}]"
+              for n, (begin, seconds, fmt) in enumerate(cuts)]
+    argv = [ffmpeg, "-hide_banner", "-nostdin", "-nostats", *graphinput.LOGLEVEL, "-f", "lavfi", "-i", ";".join(chains)]
+    if with_fingerprint:
+        argv += ["-map", "0:0", *fingerprint.chromaprint_output(str(out / "fp.raw"))]
+    for n in range(len(starts)):
+        argv += ["-map", f"0:{n + len(cuts) - len(starts)}", "-c:a", "pcm_f32le", "-f", "f32le", "-y",
+                 str(out / f"ex{n}.raw")]
+    return argv
+
+
+def measure_run(ffmpeg: str, audio: Path, duration: float | None, tmp: Path, with_fp: bool) -> tuple[str, Path]:
+    """The log to read the stream facts from, and the folder holding fp.raw and ex*.raw. Raises
+    ToolError where the file cannot be read."""
+    graph_out, plain_out = tmp / "graph", tmp / "plain"  # a graph run that fell back leaves its files
+    graph_out.mkdir()
+    plain_out.mkdir()
+    plain = measure_argv(ffmpeg, audio, duration, plain_out, with_fp)
+    try:
+        banner = run(banner_argv(ffmpeg, audio), timeout=TIMEOUT, capture_stdout=False).stderr.decode("utf-8",
+                                                                                                    "replace")
+    except ToolError as exc:
+        if exc.returncode is None or exc.returncode == -1:
+            raise
+        return run(plain, timeout=TIMEOUT, capture_stdout=False).stderr.decode("utf-8", "replace"), plain_out
+    offset = stream_start(banner)
+    stderr, in_graph = graphinput.run_graph_or_plain(
+        audio, tmp, lambda linked: graph_argv(ffmpeg, linked, duration, offset, graph_out, with_fp), plain, TIMEOUT)
+    return (banner, graph_out) if in_graph else (stderr.decode("utf-8", "replace"), plain_out)
 
 
 def measure(audio: Path, duration: float | None = None, ffmpeg: str | None = None) -> QualityRecord:
@@ -142,16 +209,16 @@ def measure(audio: Path, duration: float | None = None, ffmpeg: str | None = Non
     with tempfile.TemporaryDirectory(prefix="cratefile-quality-") as name:
         tmp = Path(name)
         try:
-            proc = run(measure_argv(ffmpeg, audio, duration, tmp, with_fp), timeout=TIMEOUT, capture_stdout=False)
+            log_text, out = measure_run(ffmpeg, audio, duration, tmp, with_fp)
         except ToolError as exc:
             log.info("quality of %s not measured: %s", audio.name, exc)
             last = (exc.stderr_tail.strip().splitlines() or [str(exc)])[-1]
             return QualityRecord(None, None, duration, sig, error=f"ffmpeg could not read {audio.name}: {last}",
                                  seconds=round(time.monotonic() - started, 3))
-        info = parse_stream_info(proc.stderr.decode("utf-8", "replace"), audio.suffix)
-        excerpts = [np.fromfile(p, dtype="<f4") for p in sorted(tmp.glob("ex*.raw"))]
+        info = parse_stream_info(log_text, audio.suffix)
+        excerpts = [np.fromfile(p, dtype="<f4") for p in sorted(out.glob("ex*.raw"))]
         bandwidth, cutoff = (effective_bandwidth(excerpts, info.sample_rate) if info.sample_rate else (None, None))
-        items = fingerprint.parse_raw((tmp / "fp.raw").read_bytes()) if with_fp and (tmp / "fp.raw").exists() else None
+        items = fingerprint.parse_raw((out / "fp.raw").read_bytes()) if with_fp and (out / "fp.raw").exists() else None
     return QualityRecord(
         provenance=judge(info, bandwidth, cutoff),
         fingerprint=fingerprint.encode(items) if items is not None and len(items) else None,
